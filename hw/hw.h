@@ -1,0 +1,48 @@
+/*
+ * What every device model sees of the machine: interrupt lines and
+ * one-bit signals (reset request, A20, vCPU kick), plus the bus, clock and
+ * guest-memory interfaces. Devices never speak ioctl; vmm/ wires these
+ * callbacks to KVM (or to the emulated 8259), unit tests wire them to fakes.
+ */
+#ifndef MINIVMM_HW_H
+#define MINIVMM_HW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ioreq/bus.h"
+#include "ioreq/clock.h"
+#include "ioreq/guestmem.h"
+
+/* An interrupt controller's input lines (ISA IRQ numbers 0-15 on a PC). */
+struct irq_chip {
+	void (*set)(void *opaque, int line, int level);
+	void *opaque;
+};
+
+static inline void irq_set(const struct irq_chip *c, int line, int level)
+{
+	if (c && c->set)
+		c->set(c->opaque, line, level);
+}
+
+/* Edge-triggered ISA devices pulse their line. */
+static inline void irq_pulse(const struct irq_chip *c, int line)
+{
+	irq_set(c, line, 1);
+	irq_set(c, line, 0);
+}
+
+/* A one-bit output: reset request, A20 gate, "INTR changed" towards the CPU. */
+struct signal {
+	void (*fn)(void *opaque, int value);
+	void *opaque;
+};
+
+static inline void signal_raise(const struct signal *s, int value)
+{
+	if (s && s->fn)
+		s->fn(s->opaque, value);
+}
+
+#endif
