@@ -1,0 +1,304 @@
+/* The device-model thread and the four dispatch paths. */
+#include "ioreq/dm.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const mode_names[] = {"dm", "inline", "poll", "floor"};
+
+int dm_parse_mode(const char *s, enum dm_mode *mode)
+{
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(s, mode_names[i])) {
+			*mode = i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *dm_mode_name(enum dm_mode mode)
+{
+	return mode_names[mode];
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void clock_arm(void *opaque, int64_t deadline)
+{
+	struct dm *dm = opaque;
+	if (deadline == INT64_MAX) {
+		evtimer_del(dm->clock_ev);
+		return;
+	}
+	int64_t d = deadline - now_ns();
+	if (d < 0)
+		d = 0;
+	struct timeval tv = {d / 1000000000, (d % 1000000000) / 1000};
+	evtimer_add(dm->clock_ev, &tv);
+}
+
+static void clock_fired(evutil_socket_t fd, short what, void *opaque)
+{
+	struct dm *dm = opaque;
+	(void)fd;
+	(void)what;
+	dm_lock(dm);
+	clock_run_due(dm->clock);
+	dm_unlock(dm);
+}
+
+static void trace_req(struct dm *dm, const struct ioreq *r,
+		      const struct bus_range *range, const void *buf)
+{
+	uint64_t v = r->data;
+	if (r->data_is_ptr) {
+		v = 0;
+		memcpy(&v, buf, r->size);
+	}
+	fprintf(dm->trace,
+		"%lld vcpu%u %s %c addr=0x%llx size=%u count=%u data=0x%llx "
+		"lat=%lldns dev=%s\n",
+		(long long)now_ns(), r->vcpu,
+		r->type == IOREQ_TYPE_PIO ? "pio" : "mmio",
+		r->dir == IOREQ_READ ? 'R' : 'W', (unsigned long long)r->addr,
+		r->size, r->count, (unsigned long long)v,
+		(long long)(now_ns() - (int64_t)r->t_submit),
+		range ? range->name : "(unclaimed)");
+}
+
+void dm_dispatch(struct dm *dm, struct ioreq *r, void *buf)
+{
+	struct bus *b = r->type == IOREQ_TYPE_PIO ? &dm->io : &dm->mmio;
+	void *data = r->data_is_ptr ? buf : &r->data;
+	struct bus_range *range = bus_access(
+	    b, r->addr, r->size, r->dir == IOREQ_WRITE, data, r->count);
+	if (dm->trace)
+		trace_req(dm, r, range, buf);
+}
+
+static void slot_ready(evutil_socket_t fd, short what, void *opaque)
+{
+	struct dm *dm = opaque;
+	(void)what;
+	for (unsigned i = 0; i < dm->page.nslots; i++) {
+		if (dm->page.req_evt[i] != fd)
+			continue;
+		ioreq_drain_evt(&dm->page, i);
+		struct ioreq *r = ioreq_claim(&dm->page, i);
+		if (!r)
+			return;
+		dm_lock(dm);
+		dm_dispatch(dm, r, dm->page.slots[i].buf);
+		dm_unlock(dm);
+		ioreq_complete(&dm->page, i);
+	}
+}
+
+int dm_init(struct dm *dm, enum dm_mode mode, unsigned nvcpus)
+{
+	memset(dm, 0, sizeof(*dm));
+	dm->mode = mode;
+	evthread_use_pthreads();
+	pthread_mutex_init(&dm->lock, NULL);
+	bus_init(&dm->io, "port");
+	bus_init(&dm->mmio, "mmio");
+	dm->base = event_base_new();
+	if (!dm->base)
+		return -1;
+	dm->clock_ev = evtimer_new(dm->base, clock_fired, dm);
+	dm->clock = clock_new_host(clock_arm, dm);
+	if (!dm->clock_ev || !dm->clock)
+		return -1;
+	if (mode == DM_MODE_DM || mode == DM_MODE_POLL) {
+		if (ioreq_page_init(&dm->page, nvcpus, mode == DM_MODE_POLL))
+			return -1;
+		dm->slot_ev = calloc(nvcpus, sizeof(*dm->slot_ev));
+		if (!dm->slot_ev)
+			return -1;
+		for (unsigned i = 0; mode == DM_MODE_DM && i < nvcpus; i++) {
+			dm->slot_ev[i] =
+			    event_new(dm->base, dm->page.req_evt[i],
+				      EV_READ | EV_PERSIST, slot_ready, dm);
+			if (!dm->slot_ev[i] || event_add(dm->slot_ev[i], NULL))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+void dm_destroy(struct dm *dm)
+{
+	for (unsigned i = 0; dm->slot_ev && i < dm->page.nslots; i++)
+		if (dm->slot_ev[i])
+			event_free(dm->slot_ev[i]);
+	free(dm->slot_ev);
+	if (dm->page.slots)
+		ioreq_page_destroy(&dm->page);
+	if (dm->clock_ev)
+		event_free(dm->clock_ev);
+	clock_free(dm->clock);
+	if (dm->base)
+		event_base_free(dm->base);
+	bus_destroy(&dm->io);
+	bus_destroy(&dm->mmio);
+}
+
+/* Poll mode: spin on the slots; run the event loop every 50 us or so. */
+static void poll_loop(struct dm *dm)
+{
+	int64_t last = now_ns();
+	while (!dm->stop) {
+		for (unsigned i = 0; i < dm->page.nslots; i++) {
+			struct ioreq *r = ioreq_claim(&dm->page, i);
+			if (!r)
+				continue;
+			dm_lock(dm);
+			dm_dispatch(dm, r, dm->page.slots[i].buf);
+			dm_unlock(dm);
+			ioreq_complete(&dm->page, i);
+		}
+		int64_t t = now_ns();
+		if (t - last > 50000) {
+			event_base_loop(dm->base, EVLOOP_NONBLOCK);
+			last = t;
+		}
+	}
+}
+
+static void *dm_thread(void *opaque)
+{
+	struct dm *dm = opaque;
+	if (dm->mode == DM_MODE_POLL)
+		poll_loop(dm);
+	else
+		while (!dm->stop)
+			event_base_loop(dm->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+int dm_start(struct dm *dm)
+{
+	if (pthread_create(&dm->thread, NULL, dm_thread, dm))
+		return -1;
+	dm->running = true;
+	return 0;
+}
+
+void dm_stop(struct dm *dm)
+{
+	if (!dm->running)
+		return;
+	dm->stop = true;
+	event_base_loopbreak(dm->base);
+	pthread_join(dm->thread, NULL);
+	dm->running = false;
+}
+
+void dm_access(struct dm *dm, unsigned vcpu, int type, uint64_t addr,
+	       unsigned size, bool write, void *data, uint32_t count)
+{
+	size_t bytes = (size_t)size * count;
+	if (dm->mode == DM_MODE_FLOOR) {
+		if (!write)
+			memset(data, 0xff, bytes);
+		return;
+	}
+	if (dm->mode == DM_MODE_INLINE) {
+		struct bus *b = type == IOREQ_TYPE_PIO ? &dm->io : &dm->mmio;
+		dm_lock(dm);
+		struct bus_range *range =
+		    bus_access(b, addr, size, write, data, count);
+		if (dm->trace) {
+			struct ioreq r = {.addr = addr,
+					  .count = count,
+					  .vcpu = vcpu,
+					  .size = size,
+					  .dir =
+					      write ? IOREQ_WRITE : IOREQ_READ,
+					  .type = type,
+					  .data_is_ptr = 1,
+					  .t_submit = now_ns()};
+			trace_req(dm, &r, range, data);
+		}
+		dm_unlock(dm);
+		return;
+	}
+	struct ioreq_slot *s = &dm->page.slots[vcpu];
+	struct ioreq *r = &s->req;
+	if (bytes > IOREQ_BUF_SIZE) /* KVM never hands more than a page */
+		bytes = IOREQ_BUF_SIZE, count = IOREQ_BUF_SIZE / size;
+	r->addr = addr;
+	r->count = count;
+	r->vcpu = vcpu;
+	r->size = size;
+	r->dir = write ? IOREQ_WRITE : IOREQ_READ;
+	r->df = 0;
+	r->type = type;
+	r->data_is_ptr = count > 1;
+	r->data = 0;
+	if (dm->trace)
+		r->t_submit = now_ns();
+	if (write) {
+		if (r->data_is_ptr)
+			memcpy(s->buf, data, bytes);
+		else
+			memcpy(&r->data, data, size);
+	}
+	ioreq_submit(&dm->page, vcpu);
+	ioreq_wait(&dm->page, vcpu);
+	if (!write)
+		memcpy(data, r->data_is_ptr ? (void *)s->buf : (void *)&r->data,
+		       bytes);
+}
+
+struct fd_watch {
+	struct dm *dm;
+	void (*cb)(void *);
+	void *opaque;
+	struct event *ev;
+};
+
+static void fd_ready(evutil_socket_t fd, short what, void *opaque)
+{
+	struct fd_watch *w = opaque;
+	(void)fd;
+	(void)what;
+	dm_lock(w->dm);
+	w->cb(w->opaque);
+	dm_unlock(w->dm);
+}
+
+struct event *dm_watch_fd(struct dm *dm, int fd, void (*cb)(void *),
+			  void *opaque)
+{
+	struct fd_watch *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	*w = (struct fd_watch){dm, cb, opaque, NULL};
+	w->ev = event_new(dm->base, fd, EV_READ | EV_PERSIST, fd_ready, w);
+	if (!w->ev || event_add(w->ev, NULL)) {
+		if (w->ev)
+			event_free(w->ev);
+		free(w);
+		return NULL;
+	}
+	return w->ev;
+}
+
+void dm_unwatch(struct event *ev)
+{
+	if (!ev)
+		return;
+	struct fd_watch *w = event_get_callback_arg(ev);
+	event_free(ev);
+	free(w);
+}

@@ -1,0 +1,78 @@
+/*
+ * The device model: one thread running one libevent loop that owns every
+ * device, both buses, the virtual clock's timers and the backends' fds.
+ * vCPU threads reach it through dm_access(), which takes one of four paths
+ * (-machine ioreq=...):
+ *   dm      the shared ioreq page + eventfds (Xen HVM / qemu-dm shape)
+ *   inline  the vCPU thread calls the device under the device lock
+ *           (kvmtool shape)
+ *   poll    the shared page, with both sides spinning on the state word
+ *   floor   no dispatch at all: reads return all ones (benchmark floor)
+ * All device code runs with dm->lock held, whichever thread runs it, so
+ * devices need no locks of their own.
+ */
+#ifndef MINIVMM_DM_H
+#define MINIVMM_DM_H
+
+#include <pthread.h>
+#include <stdio.h>
+
+#include "ioreq/bus.h"
+#include "ioreq/clock.h"
+#include "ioreq/ioreq.h"
+
+struct event_base;
+struct event;
+
+enum dm_mode { DM_MODE_DM, DM_MODE_INLINE, DM_MODE_POLL, DM_MODE_FLOOR };
+
+struct dm {
+	enum dm_mode mode;
+	struct event_base *base;
+	pthread_mutex_t lock;
+	struct vclock *clock;
+	struct event *clock_ev;
+	struct bus io, mmio;
+	struct ioreq_page page;
+	struct event **slot_ev;
+	FILE *trace; /* NULL: no -trace */
+	pthread_t thread;
+	bool running;
+	volatile bool stop;
+};
+
+int dm_parse_mode(const char *s, enum dm_mode *mode);
+const char *dm_mode_name(enum dm_mode mode);
+
+/* Creates the loop, clock, buses and (for dm/poll) the ioreq page. */
+int dm_init(struct dm *dm, enum dm_mode mode, unsigned nvcpus);
+void dm_destroy(struct dm *dm);
+int dm_start(struct dm *dm); /* spawns the device-model thread */
+void dm_stop(struct dm *dm); /* asks it to stop and joins it */
+
+static inline void dm_lock(struct dm *dm)
+{
+	pthread_mutex_lock(&dm->lock);
+}
+static inline void dm_unlock(struct dm *dm)
+{
+	pthread_mutex_unlock(&dm->lock);
+}
+
+/*
+ * vCPU side: one trapped access of count elements of size bytes; for reads
+ * data receives the result. Returns when the access is complete.
+ */
+void dm_access(struct dm *dm, unsigned vcpu, int type, uint64_t addr,
+	       unsigned size, bool write, void *data, uint32_t count);
+
+/* Device-model side: run one request (lock held). */
+void dm_dispatch(struct dm *dm, struct ioreq *r, void *buf);
+
+/* Call cb(opaque) on the device-model thread, lock held, whenever fd is
+ * readable. Returns the event (free with dm_unwatch) or NULL. */
+struct event *dm_watch_fd(struct dm *dm, int fd, void (*cb)(void *opaque),
+			  void *opaque);
+void dm_unwatch(struct event *ev);
+
+#endif

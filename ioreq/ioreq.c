@@ -1,0 +1,127 @@
+/* The ioreq shared page: memfd-backed slots, eventfd or spin notification. */
+#include "ioreq/ioreq.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+int ioreq_page_init(struct ioreq_page *p, unsigned nslots, bool poll)
+{
+	memset(p, 0, sizeof(*p));
+	size_t len = (size_t)nslots * sizeof(struct ioreq_slot);
+	p->nslots = nslots;
+	p->poll = poll;
+	p->memfd = memfd_create("minivmm-ioreq", MFD_CLOEXEC);
+	if (p->memfd < 0)
+		return -1;
+	if (ftruncate(p->memfd, len) < 0)
+		goto fail;
+	p->slots =
+	    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, p->memfd, 0);
+	if (p->slots == MAP_FAILED) {
+		p->slots = NULL;
+		goto fail;
+	}
+	p->req_evt = calloc(nslots, sizeof(int));
+	p->resp_evt = calloc(nslots, sizeof(int));
+	if (!p->req_evt || !p->resp_evt)
+		goto fail;
+	for (unsigned i = 0; i < nslots; i++)
+		p->req_evt[i] = p->resp_evt[i] = -1;
+	for (unsigned i = 0; i < nslots; i++) {
+		p->req_evt[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		p->resp_evt[i] = eventfd(0, EFD_CLOEXEC);
+		if (p->req_evt[i] < 0 || p->resp_evt[i] < 0)
+			goto fail;
+	}
+	return 0;
+fail:;
+	int e = errno;
+	ioreq_page_destroy(p);
+	errno = e;
+	return -1;
+}
+
+void ioreq_page_destroy(struct ioreq_page *p)
+{
+	for (unsigned i = 0; p->req_evt && i < p->nslots; i++) {
+		if (p->req_evt[i] >= 0)
+			close(p->req_evt[i]);
+		if (p->resp_evt[i] >= 0)
+			close(p->resp_evt[i]);
+	}
+	free(p->req_evt);
+	free(p->resp_evt);
+	if (p->slots)
+		munmap(p->slots, (size_t)p->nslots * sizeof(struct ioreq_slot));
+	if (p->memfd >= 0)
+		close(p->memfd);
+	memset(p, 0, sizeof(*p));
+	p->memfd = -1;
+}
+
+static void evt_signal(int fd)
+{
+	uint64_t one = 1;
+	while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
+void ioreq_submit(struct ioreq_page *p, unsigned slot)
+{
+	struct ioreq *r = &p->slots[slot].req;
+	__atomic_store_n(&r->state, IOREQ_READY, __ATOMIC_RELEASE);
+	if (!p->poll)
+		evt_signal(p->req_evt[slot]);
+}
+
+void ioreq_wait(struct ioreq_page *p, unsigned slot)
+{
+	struct ioreq *r = &p->slots[slot].req;
+	while (ioreq_state(r) != IOREQ_RESPONSE_READY) {
+		if (p->poll) {
+			cpu_relax();
+			continue;
+		}
+		uint64_t v;
+		if (read(p->resp_evt[slot], &v, sizeof(v)) < 0 &&
+		    errno != EINTR && errno != EAGAIN)
+			abort(); /* an eventfd we own cannot fail */
+	}
+	__atomic_store_n(&r->state, IOREQ_NONE, __ATOMIC_RELAXED);
+}
+
+struct ioreq *ioreq_claim(struct ioreq_page *p, unsigned slot)
+{
+	struct ioreq *r = &p->slots[slot].req;
+	uint8_t expect = IOREQ_READY;
+	if (!__atomic_compare_exchange_n(&r->state, &expect, IOREQ_INPROCESS,
+					 false, __ATOMIC_ACQUIRE,
+					 __ATOMIC_RELAXED))
+		return NULL;
+	return r;
+}
+
+void ioreq_complete(struct ioreq_page *p, unsigned slot)
+{
+	struct ioreq *r = &p->slots[slot].req;
+	__atomic_store_n(&r->state, IOREQ_RESPONSE_READY, __ATOMIC_RELEASE);
+	if (!p->poll)
+		evt_signal(p->resp_evt[slot]);
+}
+
+void ioreq_drain_evt(struct ioreq_page *p, unsigned slot)
+{
+	uint64_t v;
+	while (read(p->req_evt[slot], &v, sizeof(v)) < 0 && errno == EINTR)
+		;
+}

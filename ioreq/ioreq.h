@@ -1,0 +1,80 @@
+/*
+ * The ioreq shared page: one request slot per vCPU, in the shape of Xen's
+ * public/hvm/ioreq.h. A vCPU thread fills its slot, publishes it with a
+ * release store of state READY and signals the device model; the device
+ * model claims it (INPROCESS), dispatches it, stores the result and
+ * publishes RESPONSE_READY; the vCPU reads the result (acquire) and returns
+ * the slot to NONE. The slots live in one memfd mapping, so the device model
+ * could move to another process without a protocol change.
+ * Notification is an eventfd each way per slot (the "event channel"), or
+ * spinning on the state word in poll mode.
+ */
+#ifndef MINIVMM_IOREQ_H
+#define MINIVMM_IOREQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum ioreq_state {
+	IOREQ_NONE = 0,
+	IOREQ_READY = 1,
+	IOREQ_INPROCESS = 2,
+	IOREQ_RESPONSE_READY = 3,
+};
+
+enum ioreq_type { IOREQ_TYPE_PIO = 0, IOREQ_TYPE_MMIO = 1 };
+enum ioreq_dir { IOREQ_WRITE = 0, IOREQ_READ = 1 };
+
+/* Bytes of string-I/O data a slot carries: KVM hands at most a page. */
+#define IOREQ_BUF_SIZE 4096
+
+struct ioreq {
+	uint64_t addr;
+	uint64_t data; /* the value when count == 1 */
+	uint32_t count;
+	uint32_t vcpu;
+	uint8_t size; /* 1, 2, 4 or 8 */
+	uint8_t dir;
+	uint8_t df; /* direction flag: string I/O runs downwards */
+	uint8_t type;
+	uint8_t data_is_ptr; /* count*size bytes in the slot's buf */
+	uint8_t state;	     /* enum ioreq_state; atomic accesses only */
+	uint8_t pad[2];
+	uint64_t t_submit; /* ns, for the trace's latency column */
+};
+
+struct ioreq_slot {
+	struct ioreq req;
+	uint8_t buf[IOREQ_BUF_SIZE];
+} __attribute__((aligned(64)));
+
+struct ioreq_page {
+	struct ioreq_slot *slots;
+	unsigned nslots;
+	int memfd;
+	int *req_evt;  /* vCPU -> device model, one per slot */
+	int *resp_evt; /* device model -> vCPU */
+	bool poll;     /* spin instead of eventfds */
+};
+
+/* 0 on success, -1 with errno. */
+int ioreq_page_init(struct ioreq_page *p, unsigned nslots, bool poll);
+void ioreq_page_destroy(struct ioreq_page *p);
+
+/* vCPU side: publish slot's request and wait for the response. */
+void ioreq_submit(struct ioreq_page *p, unsigned slot);
+void ioreq_wait(struct ioreq_page *p, unsigned slot);
+
+/* Device-model side. ioreq_claim returns the request when the slot is
+ * READY (moving it to INPROCESS), NULL otherwise; ioreq_complete publishes
+ * the response. ioreq_drain_evt consumes the slot's notification. */
+struct ioreq *ioreq_claim(struct ioreq_page *p, unsigned slot);
+void ioreq_complete(struct ioreq_page *p, unsigned slot);
+void ioreq_drain_evt(struct ioreq_page *p, unsigned slot);
+
+static inline uint8_t ioreq_state(const struct ioreq *r)
+{
+	return __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
+}
+
+#endif
