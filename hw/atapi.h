@@ -1,0 +1,67 @@
+/*
+ * ATAPI CD-ROM: the SCSI/MMC command set of a CD/DVD drive (SPC-3, MMC-5),
+ * independent of the IDE transport. The IDE layer hands it each 12-byte
+ * packet; it answers with data to send, a range of 2048-byte blocks to read
+ * from the medium, or CHECK CONDITION with sense data kept for REQUEST
+ * SENSE. It owns the medium state (empty, present, changed, locked).
+ */
+#ifndef MINIVMM_ATAPI_H
+#define MINIVMM_ATAPI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hw/block.h"
+
+#define ATAPI_BLOCK_SIZE 2048
+#define ATAPI_BUF_SIZE	 4096 /* largest non-read response */
+
+enum atapi_status { ATAPI_GOOD = 0, ATAPI_CHECK_CONDITION = 2 };
+
+/* SCSI sense keys */
+enum {
+	SENSE_NONE = 0,
+	SENSE_NOT_READY = 2,
+	SENSE_MEDIUM_ERROR = 3,
+	SENSE_HARDWARE_ERROR = 4,
+	SENSE_ILLEGAL_REQUEST = 5,
+	SENSE_UNIT_ATTENTION = 6,
+	SENSE_DATA_PROTECT = 7,
+	SENSE_ABORTED_COMMAND = 11,
+};
+
+struct atapi_result {
+	enum atapi_status status;
+	/* Data-in from the drive's buffer (INQUIRY, READ TOC, ...), already
+	 * cut to the command's allocation length. */
+	const uint8_t *data;
+	uint32_t len;
+	/* READ(10)/READ(12)/READ CD: blocks to move from the medium, in
+	 * addition to nothing else (data/len are then 0). */
+	uint64_t read_lba;
+	uint32_t read_blocks;
+};
+
+struct atapi;
+
+struct atapi *atapi_new(void);
+void atapi_free(struct atapi *a);
+/* Inserts a medium (NULL: empty drive). The guest sees UNIT ATTENTION
+ * (medium may have changed) on its next command. Refused (-1) while the
+ * guest has locked the tray with PREVENT MEDIUM REMOVAL unless force. */
+int atapi_set_medium(struct atapi *a, struct blk *medium, bool force);
+struct blk *atapi_medium(struct atapi *a);
+/* Run one packet command. */
+void atapi_command(struct atapi *a, const uint8_t cdb[12],
+		   struct atapi_result *res);
+/* The transport failed a read the drive asked for (err < 0): record
+ * MEDIUM ERROR / unrecovered read error as the current sense. */
+void atapi_read_failed(struct atapi *a, int err);
+/* Sense key of the last CHECK CONDITION (for the ATA error register's
+ * upper nibble). */
+uint8_t atapi_sense_key(const struct atapi *a);
+/* Drive reset (ATAPI soft reset / DEVICE RESET): sense cleared, medium
+ * and lock kept. */
+void atapi_reset(struct atapi *a);
+
+#endif
