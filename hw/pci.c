@@ -584,6 +584,22 @@ void pci_bus_set_pirq_sink(struct pci_bus *pb, struct pci_pirq_sink sink)
 	pb->pirq = sink;
 }
 
+static void func_reset(struct pci_func *f)
+{
+	for (unsigned i = 0; i < 0x40; i++)
+		f->cfg[i] &= ~(f->wmask[i] | f->w1c[i]);
+	update_intx(f);
+	update_mappings(f);
+}
+
+void pci_bus_reset(struct pci_bus *pb)
+{
+	pb->cfg_addr = 0;
+	for (unsigned i = 0; i < 256; i++)
+		if (pb->func[i])
+			func_reset(pb->func[i]);
+}
+
 void pci_bus_free(struct pci_bus *pb)
 {
 	if (!pb)

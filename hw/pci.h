@@ -132,6 +132,13 @@ struct pci_bus {
 struct pci_bus *pci_bus_new(struct bus *io, struct bus *mmio);
 /* Unregisters everything pci.c registered and frees the functions. */
 void pci_bus_free(struct pci_bus *pb);
+/*
+ * PCI RST#: every writable bit of every function's header (0x00-0x3F) goes
+ * to 0 (command, BAR addresses, ROM, interrupt line...), error status bits
+ * clear, all BARs unmapped. Registers at 0x40 and up belong to the device's
+ * own reset (i440fx_reset, piix3_reset ...). CONFIG_ADDRESS clears too.
+ */
+void pci_bus_reset(struct pci_bus *pb);
 /* Registers 0xCF8-0xCFB and 0xCFC-0xCFF on the port bus; 0 or -1. */
 int pci_bus_attach(struct pci_bus *pb);
 /* Byte accesses to 0xCF9 go to ops->read/write(dev, 0, 1, ...). */

@@ -366,6 +366,33 @@ Test(pci, bar_move_reregisters)
 	machine_fini(&m);
 }
 
+Test(pci, bus_reset_clears_header_and_unmaps)
+{
+	struct machine m;
+	struct fake_dev d = {0};
+	machine_init(&m);
+	struct pci_func *f = add_test_func(&m, 3, 0, &d);
+	cfg_wr(&m, 3, 0, 0x10, 4, 0xc000);
+	cfg_wr(&m, 3, 0, 0x14, 4, 0xfebf0000);
+	cfg_wr(&m, 3, 0, 0x3c, 1, 11);
+	cfg_wr(&m, 3, 0, 0x04, 2, 0x0107);
+	pci_status_set(f, 0x2000);
+	cr_assert_not_null(bus_find(&m.io, 0xc000));
+	pci_bus_reset(m.pb);
+	cr_assert_eq(in(&m.io, 0xcf8, 4), 0);
+	cr_assert_null(bus_find(&m.io, 0xc000));
+	cr_assert_null(bus_find(&m.mmio, 0xfebf0000));
+	cr_assert_eq(cfg_rd(&m, 3, 0, 0x04, 4), 0);
+	cr_assert_eq(cfg_rd(&m, 3, 0, 0x10, 4), 0x00000001);
+	cr_assert_eq(cfg_rd(&m, 3, 0, 0x18, 4), 0x00000008);
+	cr_assert_eq(cfg_rd(&m, 3, 0, 0x3c, 2), 0x0100);
+	cr_assert_eq(cfg_rd(&m, 3, 0, 0x00, 4), 0x56781234);
+	/* Hardwired command bits of the bridges survive. */
+	cr_assert_eq(cfg_rd(&m, 0, 0, 0x04, 2), 0x0006);
+	cr_assert_eq(cfg_rd(&m, 1, 0, 0x04, 2), 0x0007);
+	machine_fini(&m);
+}
+
 Test(pci, overlapping_bar_is_recorded_then_recovers)
 {
 	struct machine m;
