@@ -108,7 +108,13 @@ int dm_init(struct dm *dm, enum dm_mode mode, unsigned nvcpus)
 	memset(dm, 0, sizeof(*dm));
 	dm->mode = mode;
 	evthread_use_pthreads();
-	pthread_mutex_init(&dm->lock, NULL);
+	/* Recursive: a backend callback may call into a device that calls
+	 * back into the backend (UART rx_ready -> chardev -> UART receive). */
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&dm->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	bus_init(&dm->io, "port");
 	bus_init(&dm->mmio, "mmio");
 	dm->base = event_base_new();

@@ -1,0 +1,235 @@
+/* VM creation, guest memory and vCPUs through raw /dev/kvm ioctls. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmm/vm.h"
+
+#define err(...) (fprintf(stderr, "minivmm: " __VA_ARGS__), -1)
+
+static int set_slot(struct vm *vm, int slot, uint64_t gpa, uint64_t size,
+		    void *hva, bool readonly)
+{
+	struct kvm_userspace_memory_region r = {
+	    .slot = slot,
+	    .flags = readonly ? KVM_MEM_READONLY : 0,
+	    .guest_phys_addr = gpa,
+	    .memory_size = size,
+	    .userspace_addr = (uintptr_t)hva,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return err("KVM_SET_USER_MEMORY_REGION(0x%llx+0x%llx): %s\n",
+			   (unsigned long long)gpa, (unsigned long long)size,
+			   strerror(errno));
+	return gm_add(&vm->gm, gpa, size, hva, readonly);
+}
+
+static int setup_ram(struct vm *vm)
+{
+	uint64_t size = vm->cfg.ram_size;
+	vm->ram_low = size < PCI_HOLE_START ? size : PCI_HOLE_START;
+	vm->ram_high = size - vm->ram_low;
+	vm->ram = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->ram == MAP_FAILED) {
+		vm->ram = NULL;
+		return err("cannot allocate %llu MiB of guest RAM: %s\n",
+			   (unsigned long long)(size >> 20), strerror(errno));
+	}
+	madvise(vm->ram, size, MADV_MERGEABLE);
+	/* 0-640K, then 768K up to the hole (the 0xC0000-0xFFFFF part holds
+	 * option ROMs and the BIOS shadow), then above 4 GiB. The VGA
+	 * window 0xA0000-0xBFFFF stays MMIO. */
+	if (set_slot(vm, 0, 0, VGA_HOLE_START, vm->ram, false) ||
+	    set_slot(vm, 1, VGA_HOLE_END, vm->ram_low - VGA_HOLE_END,
+		     vm->ram + VGA_HOLE_END, false))
+		return -1;
+	if (vm->ram_high && set_slot(vm, 2, FOUR_GIB, vm->ram_high,
+				     vm->ram + vm->ram_low, false))
+		return -1;
+	vm->gm.ram_size = size;
+	return 0;
+}
+
+int vm_load_bios(struct vm *vm, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err("cannot open BIOS '%s': %s\n", path,
+			   strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err("BIOS '%s' is not a regular file\n", path);
+	}
+	if (st.st_size < 4096 || st.st_size > (16 << 20) || st.st_size % 4096) {
+		close(fd);
+		return err("BIOS '%s': size %lld is not a multiple of 4 KiB "
+			   "between 4 KiB and 16 MiB\n",
+			   path, (long long)st.st_size);
+	}
+	vm->bios_size = st.st_size;
+	vm->bios = mmap(NULL, vm->bios_size, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (vm->bios == MAP_FAILED) {
+		close(fd);
+		vm->bios = NULL;
+		return err("cannot map BIOS: %s\n", strerror(errno));
+	}
+	size_t got = 0;
+	while (got < vm->bios_size) {
+		ssize_t n = read(fd, vm->bios + got, vm->bios_size - got);
+		if (n <= 0) {
+			close(fd);
+			return err("cannot read BIOS '%s': %s\n", path,
+				   n < 0 ? strerror(errno) : "short file");
+		}
+		got += n;
+	}
+	close(fd);
+	/* Top of 4 GiB (reset vector), read-only. */
+	if (set_slot(vm, 3, FOUR_GIB - vm->bios_size, vm->bios_size, vm->bios,
+		     true))
+		return -1;
+	/* The last 128 KiB also at 0xE0000-0xFFFFF, copied into RAM so that
+	 * firmware can shadow itself there. */
+	size_t low = vm->bios_size < 0x20000 ? vm->bios_size : 0x20000;
+	memcpy(vm->ram + BIOS_LOW_END - low, vm->bios + vm->bios_size - low,
+	       low);
+	return 0;
+}
+
+static bool cfg_report(const struct vm *vm)
+{
+	return vm->cfg.report_cpuid;
+}
+
+static int create_vcpu(struct vm *vm, unsigned id)
+{
+	struct vcpu *v = &vm->vcpus[id];
+	v->vm = vm;
+	v->id = id;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
+	if (v->fd < 0)
+		return err("KVM_CREATE_VCPU: %s\n", strerror(errno));
+	int sz = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (sz <= 0)
+		return err("KVM_GET_VCPU_MMAP_SIZE: %s\n", strerror(errno));
+	v->run_size = sz;
+	v->run = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED)
+		return err("mmap kvm_run: %s\n", strerror(errno));
+	pthread_cond_init(&v->wake, NULL);
+	if (cpuid_setup(vm->kvm_fd, v->fd, &vm->cfg.cpu, vm->cfg.kernel_irqchip,
+			id == 0 && cfg_report(vm) ? stderr : NULL))
+		return err("KVM_SET_CPUID2: %s\n", strerror(errno));
+	/* KVM's reset state is the architectural one: real mode,
+	 * CS=F000 base FFFF0000, IP=FFF0. Make it explicit. */
+	struct kvm_sregs s;
+	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+		return err("KVM_GET_SREGS: %s\n", strerror(errno));
+	s.cs.selector = 0xf000;
+	s.cs.base = 0xffff0000;
+	if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0)
+		return err("KVM_SET_SREGS: %s\n", strerror(errno));
+	struct kvm_regs r = {.rip = 0xfff0, .rflags = 2, .rdx = 0x600};
+	if (ioctl(v->fd, KVM_SET_REGS, &r) < 0)
+		return err("KVM_SET_REGS: %s\n", strerror(errno));
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return err("cannot open /dev/kvm: %s%s\n", strerror(errno),
+			   errno == EACCES ? " (add yourself to group kvm)"
+			   : errno == ENOENT
+			       ? " (no KVM: load kvm_intel/kvm_amd)"
+			       : "");
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		return err("unsupported KVM API version\n");
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) <= 0)
+		return err("KVM lacks KVM_CAP_READONLY_MEM\n");
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return err("KVM_CREATE_VM: %s\n", strerror(errno));
+	/* Needed by VMX for real mode; harmless elsewhere. */
+	ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfeffd000ul);
+	uint64_t idmap = 0xfeffc000;
+	ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
+	if (cfg->kernel_irqchip) {
+		if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+			return err("KVM_CREATE_IRQCHIP: %s\n", strerror(errno));
+		struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+		if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+			return err("KVM_CREATE_PIT2: %s\n", strerror(errno));
+	}
+	if (setup_ram(vm))
+		return -1;
+	if (dm_init(&vm->dm, cfg->ioreq_mode, MAX_VCPUS))
+		return err("cannot set up the device model: %s\n",
+			   strerror(errno));
+	vm->nvcpus = 1;
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		if (create_vcpu(vm, i))
+			return -1;
+	return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	dm_stop(&vm->dm);
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		if (vm->vcpus[i].run)
+			munmap(vm->vcpus[i].run, vm->vcpus[i].run_size);
+		if (vm->vcpus[i].fd >= 0)
+			close(vm->vcpus[i].fd);
+	}
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->ram)
+		munmap(vm->ram, vm->cfg.ram_size);
+	if (vm->bios)
+		munmap(vm->bios, vm->bios_size);
+}
+
+void vm_irq_line(struct vm *vm, int irq, int level)
+{
+	struct kvm_irq_level l = {.irq = irq, .level = level};
+	ioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
+}
+
+void vm_request_exit(struct vm *vm, int reason, int status)
+{
+	int none = VM_RUNNING;
+	if (__atomic_compare_exchange_n(&vm->exit_reason, &none, reason, false,
+					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		vm->exit_status = status;
+	vm_kick(vm);
+}
+
+/* Wake halted vCPUs and push running ones out of KVM_RUN. Called with the
+ * dm lock held, or from a signal handler for exits (no lock: the cond
+ * broadcast is skipped there; a halted vCPU re-checks on its timed wait). */
+void vm_kick(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		pthread_cond_broadcast(&v->wake);
+		if (__atomic_load_n(&v->in_run, __ATOMIC_SEQ_CST) && v->thread)
+			pthread_kill(v->thread, SIGUSR1);
+	}
+}

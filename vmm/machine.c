@@ -1,0 +1,222 @@
+/*
+ * The PC: platform devices at their ISA addresses, the i440FX/PIIX3 PCI
+ * bus, and the wiring of interrupts, reset, A20 and the console.
+ */
+#include "vmm/machine.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hw/debugcon.h"
+#include "hw/i8042.h"
+#include "hw/i8254.h"
+#include "hw/i8259.h"
+#include "hw/mc146818.h"
+#include "hw/pci.h"
+#include "hw/port92.h"
+#include "hw/postcode.h"
+#include "hw/resetctl.h"
+#include "hw/testdev.h"
+#include "hw/uart16550.h"
+#include "vmm/chardev.h"
+#include "vmm/vm.h"
+
+#define err(...) (fprintf(stderr, "minivmm: " __VA_ARGS__), -1)
+
+/* --- interrupts ------------------------------------------------------ */
+
+static void kvm_irq(void *opaque, int line, int level)
+{
+	vm_irq_line(opaque, line, level);
+}
+
+static void pic_intr(void *opaque, int level)
+{
+	if (level)
+		vm_kick(opaque);
+}
+
+static bool pic_pending(void *opaque)
+{
+	return i8259_intr(opaque);
+}
+
+static int pic_ack(void *opaque)
+{
+	return i8259_ack(opaque);
+}
+
+/* --- reset and A20 --------------------------------------------------- */
+
+static void reset_request(void *opaque, int value)
+{
+	if (value)
+		vm_request_exit(opaque, VM_RESET, 0);
+}
+
+/* KVM has no A20 mask; every guest that matters enables A20 and never
+ * turns it off again. The state is kept for the record. */
+static void a20_changed(void *opaque, int value)
+{
+	struct machine *m = opaque;
+	m->a20 = value;
+}
+
+/* --- console --------------------------------------------------------- */
+
+static void stdout_byte(void *opaque, uint8_t byte)
+{
+	struct machine *m = opaque;
+	if (m->serial && !strcmp(chardev_kind(m->serial), "stdio"))
+		chardev_write(m->serial, &byte, 1);
+	else
+		while (write(STDOUT_FILENO, &byte, 1) < 0 && 0)
+			;
+}
+
+static void chardev_byte(void *opaque, uint8_t byte)
+{
+	chardev_write(opaque, &byte, 1);
+}
+
+static void uart_tx(void *opaque, uint8_t byte)
+{
+	struct machine *m = opaque;
+	if (m->serial)
+		chardev_write(m->serial, &byte, 1);
+}
+
+static void uart_rx_ready(void *opaque)
+{
+	struct machine *m = opaque;
+	if (m->serial)
+		chardev_rx_ready(m->serial);
+}
+
+/* Called on the device-model thread without the lock. */
+static size_t serial_rx(void *opaque, const uint8_t *buf, size_t n)
+{
+	struct machine *m = opaque;
+	dm_lock(&m->vm->dm);
+	size_t took = uart16550_receive(m->com1, buf, n);
+	dm_unlock(&m->vm->dm);
+	return took;
+}
+
+static void serial_quit(void *opaque)
+{
+	struct machine *m = opaque;
+	fprintf(stderr, "\r\nminivmm: terminated by Ctrl-A x\r\n");
+	vm_request_exit(m->vm, VM_QUIT, 0);
+}
+
+static int open_chardevs(struct machine *m, const struct machine_opts *o)
+{
+	char e[256];
+	if (strcmp(o->serial, "none")) {
+		m->serial =
+		    chardev_open(o->serial, m->vm->dm.base, e, sizeof(e));
+		if (!m->serial)
+			return err("-serial: %s\n", e);
+		chardev_set_handlers(m->serial, serial_rx, serial_quit, NULL,
+				     m);
+	}
+	if (strcmp(o->debugcon, "none")) {
+		m->debugcon =
+		    chardev_open(o->debugcon, m->vm->dm.base, e, sizeof(e));
+		if (!m->debugcon)
+			return err("-debugcon: %s\n", e);
+	}
+	return 0;
+}
+
+/* --- the machine ----------------------------------------------------- */
+
+static int platform_devices(struct machine *m, const struct machine_opts *o)
+{
+	struct vm *vm = m->vm;
+	struct bus *io = &vm->dm.io;
+	struct vclock *clk = vm->dm.clock;
+	struct signal reset = {reset_request, vm};
+	struct signal a20 = {a20_changed, m};
+
+	if (vm->cfg.kernel_irqchip) {
+		m->isa_irq = (struct irq_chip){kvm_irq, vm};
+	} else {
+		m->pic = i8259_new((struct signal){pic_intr, vm});
+		if (!m->pic || i8259_attach(m->pic, io))
+			return err("cannot create the 8259 PIC\n");
+		m->isa_irq = i8259_irq_chip(m->pic);
+		vm->intr_pending = pic_pending;
+		vm->intr_ack = pic_ack;
+		vm->intr_opaque = m->pic;
+		m->pit = i8254_new(clk, &m->isa_irq);
+		if (!m->pit || i8254_attach(m->pit, io))
+			return err("cannot create the 8254 PIT\n");
+	}
+	m->rtc = mc146818_new(clk, &m->isa_irq);
+	if (!m->rtc || mc146818_attach(m->rtc, io))
+		return err("cannot create the RTC\n");
+	mc146818_set_memory(m->rtc, vm->ram_low, vm->ram_high);
+
+	m->com1 =
+	    uart16550_new(clk, &m->isa_irq, 4,
+			  (struct uart_backend){uart_tx, uart_rx_ready, m});
+	if (!m->com1 || uart16550_attach(m->com1, io, 0x3f8))
+		return err("cannot create COM1\n");
+	m->kbd = i8042_new(&m->isa_irq, reset, a20);
+	m->port92 = port92_new(reset, a20);
+	m->post = postcode_new();
+	m->e9 = debugcon_new((struct debugcon_out){stdout_byte, m});
+	if (!m->kbd || i8042_attach(m->kbd, io) || !m->port92 ||
+	    port92_attach(m->port92, io) || !m->post ||
+	    postcode_attach(m->post, io) || !m->e9 ||
+	    debugcon_attach(m->e9, io, 0xe9))
+		return err("cannot create the platform devices\n");
+	if (m->debugcon) {
+		m->dbg402 = debugcon_new(
+		    (struct debugcon_out){chardev_byte, m->debugcon});
+		if (!m->dbg402 || debugcon_attach(m->dbg402, io, 0x402))
+			return err("cannot create the 0x402 debug console\n");
+	}
+	if (o->testdev && testdev_attach(io, &vm->dm.mmio))
+		return err("cannot create testdev\n");
+	return 0;
+}
+
+static int pci_devices(struct machine *m)
+{
+	struct vm *vm = m->vm;
+	m->pci = pci_bus_new(&vm->dm.io, &vm->dm.mmio);
+	if (!m->pci || pci_bus_attach(m->pci))
+		return err("cannot create the PCI bus\n");
+	m->resetctl = resetctl_new((struct signal){reset_request, vm});
+	if (!m->resetctl)
+		return -1;
+	pci_bus_set_cf9(m->pci, resetctl_ops(), m->resetctl);
+	if (i440fx_init(&m->host, m->pci) ||
+	    piix3_init(&m->isa, m->pci, m->isa_irq))
+		return err("cannot create the i440FX/PIIX3 functions\n");
+	return 0;
+}
+
+int machine_init(struct machine *m, struct vm *vm, const struct machine_opts *o)
+{
+	memset(m, 0, sizeof(*m));
+	m->vm = vm;
+	m->a20 = true;
+	if (open_chardevs(m, o) || platform_devices(m, o) || pci_devices(m))
+		return -1;
+	return 0;
+}
+
+void machine_fini(struct machine *m)
+{
+	/* Devices go with the process; the terminal must be restored. */
+	if (m->serial)
+		chardev_close(m->serial);
+	if (m->debugcon)
+		chardev_close(m->debugcon);
+	m->serial = m->debugcon = NULL;
+}

@@ -1,0 +1,342 @@
+/*
+ * The vCPU loop: KVM_RUN, then turn each exit into an ioreq (dm_access),
+ * inject 8259 interrupts in userspace-irqchip mode, sleep on HLT, and hand
+ * instructions KVM's emulator refuses to the emulation assist.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
+#include "vmm/emulate.h"
+#include "vmm/vm.h"
+
+static __thread struct kvm_run *this_run;
+
+/* SIGUSR1 kicks the vCPU out of KVM_RUN; immediate_exit covers the window
+ * just before KVM_RUN is entered. */
+static void kick_handler(int sig)
+{
+	(void)sig;
+	if (this_run)
+		this_run->immediate_exit = 1;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static bool running(struct vm *vm)
+{
+	return __atomic_load_n(&vm->exit_reason, __ATOMIC_SEQ_CST) ==
+	       VM_RUNNING;
+}
+
+static void handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool write = run->io.direction == KVM_EXIT_IO_OUT;
+	dm_access(&v->vm->dm, v->id, IOREQ_TYPE_PIO, run->io.port, run->io.size,
+		  write, data, run->io.count);
+}
+
+static void handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	unsigned len = run->mmio.len;
+	if (len == 0 || len > 8)
+		return;
+	dm_access(&v->vm->dm, v->id, IOREQ_TYPE_MMIO, run->mmio.phys_addr, len,
+		  run->mmio.is_write, run->mmio.data, 1);
+}
+
+/* Userspace irqchip: inject the 8259's vector when the guest can take it,
+ * otherwise ask KVM to exit when it can. */
+static void inject_interrupt(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct kvm_run *run = v->run;
+	dm_lock(&vm->dm);
+	bool pending = vm->intr_pending(vm->intr_opaque);
+	if (pending && run->ready_for_interrupt_injection && run->if_flag) {
+		struct kvm_interrupt irq = {.irq =
+						vm->intr_ack(vm->intr_opaque)};
+		dm_unlock(&vm->dm);
+		if (ioctl(v->fd, KVM_INTERRUPT, &irq) == 0)
+			v->stats.injected++;
+		run->request_interrupt_window = 0;
+		return;
+	}
+	dm_unlock(&vm->dm);
+	run->request_interrupt_window = pending;
+}
+
+/* HLT with the userspace irqchip: sleep until the PIC has something (with
+ * IF clear only a reset or quit ends the halt, as on hardware). */
+static void halt(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	bool ifl = v->run->if_flag;
+	dm_lock(&vm->dm);
+	while (running(vm) && !(ifl && vm->intr_pending(vm->intr_opaque))) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&v->wake, &vm->dm.lock, &ts);
+	}
+	dm_unlock(&vm->dm);
+}
+
+static bool emu_mem_read(void *opaque, uint64_t gpa, void *buf, size_t n)
+{
+	return gm_read(opaque, gpa, buf, n) == 0;
+}
+
+static bool emu_mem_write(void *opaque, uint64_t gpa, const void *buf, size_t n)
+{
+	return gm_write(opaque, gpa, buf, n) == 0;
+}
+
+static int load_cpu(struct vcpu *v, struct emu_cpu *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (ioctl(v->fd, KVM_GET_REGS, &c->regs) < 0 ||
+	    ioctl(v->fd, KVM_GET_SREGS, &c->sregs) < 0 ||
+	    ioctl(v->fd, KVM_GET_FPU, &c->fpu) < 0)
+		return -1;
+	return 0;
+}
+
+/* The emulation assist: run the instruction KVM refused, in user space. */
+static int emulate(struct vcpu *v)
+{
+	struct emu_cpu c;
+	struct emu_mem mem = {emu_mem_read, emu_mem_write, &v->vm->gm};
+	char why[160] = "";
+	if (load_cpu(v, &c) < 0) {
+		vcpu_dump(v, "cannot read vCPU state");
+		return -1;
+	}
+	enum emu_result r = emu_step(&c, &mem, why, sizeof(why));
+	if (r == EMU_UNHANDLED) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "KVM emulation failure (%s)", why);
+		vcpu_dump(v, msg);
+		return -1;
+	}
+	if (ioctl(v->fd, KVM_SET_REGS, &c.regs) < 0 ||
+	    ioctl(v->fd, KVM_SET_SREGS, &c.sregs) < 0 ||
+	    (c.fpu_dirty && ioctl(v->fd, KVM_SET_FPU, &c.fpu) < 0)) {
+		vcpu_dump(v, "cannot write vCPU state");
+		return -1;
+	}
+	if (r == EMU_EXCEPTION || c.db_trap || c.nmi_unblocked) {
+		struct kvm_vcpu_events ev;
+		if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+			return -1;
+		ev.flags = 0;
+		if (c.nmi_unblocked)
+			ev.nmi.masked = 0;
+		if (r == EMU_EXCEPTION && c.exc_is_intn) {
+			ev.interrupt.injected = 1;
+			ev.interrupt.nr = c.exc_vector;
+			ev.interrupt.soft = 1;
+		} else if (r == EMU_EXCEPTION || c.db_trap) {
+			bool db = r != EMU_EXCEPTION;
+			ev.exception.injected = 1;
+			ev.exception.nr = db ? 1 : c.exc_vector;
+			ev.exception.has_error_code = !db && c.exc_has_error;
+			ev.exception.error_code = db ? 0 : c.exc_error;
+		}
+		if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0) {
+			vcpu_dump(v, "cannot inject exception");
+			return -1;
+		}
+	}
+	__atomic_fetch_add(&v->vm->emulated, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static void seg_line(FILE *f, const char *n, const struct kvm_segment *s)
+{
+	fprintf(f,
+		"%s=%04x base=%016llx limit=%08x type=%x dpl=%u p=%u db=%u "
+		"l=%u g=%u\n",
+		n, s->selector, (unsigned long long)s->base, s->limit, s->type,
+		s->dpl, s->present, s->db, s->l, s->g);
+}
+
+void vcpu_dump(struct vcpu *v, const char *why)
+{
+	struct emu_cpu c;
+	FILE *f = stderr;
+	fprintf(f, "minivmm: vcpu%u: %s\n", v->id, why);
+	if (load_cpu(v, &c) < 0) {
+		fprintf(f, "minivmm: (vCPU state unreadable)\n");
+		return;
+	}
+	struct kvm_regs *r = &c.regs;
+	fprintf(f,
+		"RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n"
+		"RSI=%016llx RDI=%016llx RBP=%016llx RSP=%016llx\n"
+		"R8 =%016llx R9 =%016llx R10=%016llx R11=%016llx\n"
+		"R12=%016llx R13=%016llx R14=%016llx R15=%016llx\n"
+		"RIP=%016llx RFLAGS=%08llx\n",
+		r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp, r->rsp,
+		r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15,
+		r->rip, r->rflags);
+	struct kvm_sregs *s = &c.sregs;
+	seg_line(f, "CS", &s->cs);
+	seg_line(f, "SS", &s->ss);
+	seg_line(f, "DS", &s->ds);
+	seg_line(f, "ES", &s->es);
+	seg_line(f, "FS", &s->fs);
+	seg_line(f, "GS", &s->gs);
+	fprintf(f,
+		"CR0=%08llx CR2=%016llx CR3=%016llx CR4=%08llx EFER=%llx\n"
+		"GDT=%016llx/%x IDT=%016llx/%x\n",
+		s->cr0, s->cr2, s->cr3, s->cr4, s->efer, s->gdt.base,
+		s->gdt.limit, s->idt.base, s->idt.limit);
+	struct emu_mem mem = {emu_mem_read, emu_mem_write, &v->vm->gm};
+	uint8_t code[16];
+	int n = emu_fetch(&c, &mem, code, sizeof(code));
+	fprintf(f, "code at RIP:");
+	for (int i = 0; i < n; i++)
+		fprintf(f, " %02x", code[i]);
+	fprintf(f, n > 0 ? "\n" : " (not in RAM)\n");
+}
+
+static enum exit_kind classify(struct kvm_run *run)
+{
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		return run->io.count > 1 ? EXK_PIO_STR : EXK_PIO;
+	case KVM_EXIT_MMIO:
+		return EXK_MMIO;
+	case KVM_EXIT_HLT:
+		return EXK_HLT;
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		return EXK_IRQ_WINDOW;
+	case KVM_EXIT_INTR:
+		return EXK_INTR;
+	case KVM_EXIT_INTERNAL_ERROR:
+		return EXK_EMULATE;
+	case KVM_EXIT_SHUTDOWN:
+		return EXK_SHUTDOWN;
+	default:
+		return EXK_OTHER;
+	}
+}
+
+/* Returns false when the vCPU must stop. */
+static bool handle_exit(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct kvm_run *run = v->run;
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(v);
+		return true;
+	case KVM_EXIT_MMIO:
+		handle_mmio(v);
+		return true;
+	case KVM_EXIT_HLT:
+		halt(v);
+		return true;
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+	case KVM_EXIT_INTR:
+		return true;
+	case KVM_EXIT_SHUTDOWN: /* triple fault */
+		vm_request_exit(vm, VM_RESET, 0);
+		return false;
+	case KVM_EXIT_SYSTEM_EVENT:
+		vm_request_exit(vm,
+				run->system_event.type == KVM_SYSTEM_EVENT_RESET
+				    ? VM_RESET
+				    : VM_QUIT,
+				0);
+		return false;
+	case KVM_EXIT_INTERNAL_ERROR:
+		if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+		    emulate(v) == 0)
+			return true;
+		if (run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION) {
+			char msg[64];
+			snprintf(msg, sizeof(msg), "KVM internal error %u",
+				 run->internal.suberror);
+			vcpu_dump(v, msg);
+		}
+		vm_request_exit(vm, VM_ERROR, 1);
+		return false;
+	case KVM_EXIT_FAIL_ENTRY: {
+		char msg[80];
+		snprintf(msg, sizeof(msg), "KVM entry failure, reason 0x%llx",
+			 (unsigned long long)
+			     run->fail_entry.hardware_entry_failure_reason);
+		vcpu_dump(v, msg);
+		vm_request_exit(vm, VM_ERROR, 1);
+		return false;
+	}
+	default: {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "unexpected KVM exit %u",
+			 run->exit_reason);
+		vcpu_dump(v, msg);
+		vm_request_exit(vm, VM_ERROR, 1);
+		return false;
+	}
+	}
+}
+
+void *vcpu_thread(void *opaque)
+{
+	struct vcpu *v = opaque;
+	struct vm *vm = v->vm;
+	this_run = v->run;
+	struct sigaction sa = {.sa_handler = kick_handler};
+	sigaction(SIGUSR1, &sa, NULL);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	while (running(vm)) {
+		__atomic_store_n(&v->in_run, 1, __ATOMIC_SEQ_CST);
+		if (!vm->cfg.kernel_irqchip)
+			inject_interrupt(v);
+		if (!running(vm))
+			break;
+		int rc = ioctl(v->fd, KVM_RUN, 0);
+		int64_t t0 = now_ns();
+		__atomic_store_n(&v->in_run, 0, __ATOMIC_SEQ_CST);
+		v->run->immediate_exit = 0;
+		if (rc < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				v->stats.count[EXK_INTR]++;
+				continue;
+			}
+			fprintf(stderr, "minivmm: KVM_RUN: %s\n",
+				strerror(errno));
+			vm_request_exit(vm, VM_ERROR, 1);
+			break;
+		}
+		enum exit_kind k = classify(v->run);
+		bool go_on = handle_exit(v);
+		v->stats.count[k]++;
+		v->stats.ns[k] += now_ns() - t0;
+		if (!go_on)
+			break;
+	}
+	this_run = NULL;
+	return NULL;
+}
