@@ -1,0 +1,69 @@
+# Guest test programs (tests/guest): freestanding 64 KiB BIOS images run
+# inside minivmm under KVM. Included by the top Makefile, which provides
+# SRCDIR, B and CC. Targets: check-guest, bench, guest-images.
+
+GUEST_SRC := $(SRCDIR)/tests/guest
+GB := $(B)/tests/guest
+
+GUEST_CFLAGS := -ffreestanding -nostdlib -fno-pic -fno-pie \
+	-fno-stack-protector -fno-asynchronous-unwind-tables \
+	-fcf-protection=none -mgeneral-regs-only -Os -std=gnu11 \
+	-Wall -Wextra -Werror -I$(GUEST_SRC)
+
+# Real-mode programs and protected/long-mode programs.
+GUEST16 := hello serial timer rtc reset-cf9 reset-kbd
+GUEST32 := strio cpuid emul bench reset-triple
+GUEST_BINS := $(patsubst %,$(GB)/%.bin,$(GUEST16) $(GUEST32))
+
+
+$(GB)/%.o16: $(GUEST_SRC)/%.c $(wildcard $(GUEST_SRC)/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -m16 -march=i686 $(GUEST_CFLAGS) -c -o $@ $<
+
+$(GB)/%.o16: $(GUEST_SRC)/%.S $(wildcard $(GUEST_SRC)/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -I$(GUEST_SRC) -c -o $@ $<
+
+$(GB)/%.o32: $(GUEST_SRC)/%.c $(wildcard $(GUEST_SRC)/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -march=i686 $(GUEST_CFLAGS) -c -o $@ $<
+
+$(GB)/%.o32: $(GUEST_SRC)/%.S $(wildcard $(GUEST_SRC)/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -I$(GUEST_SRC) -c -o $@ $<
+
+# ELF -> flat binary of exactly 64 KiB (the reset vector at offset 0xFFF0).
+define guest_link
+	ld -m elf_i386 -nostdlib -z noexecstack -T $(1) -o $(@:.bin=.elf) $(2)
+	objcopy -O binary $(@:.bin=.elf) $@.tmp
+	test $$(stat -c %s $@.tmp) -eq 65536 || \
+		{ echo "$@: image is not 64 KiB" >&2; rm -f $@.tmp; exit 1; }
+	mv $@.tmp $@
+endef
+
+$(patsubst %,$(GB)/%.bin,$(GUEST16)): $(GB)/%.bin: $(GUEST_SRC)/guest16.ld \
+		$(GB)/crt16.o16 $(GB)/lib.o16 $(GB)/%.o16
+	$(call guest_link,$<,$(filter %.o16,$^))
+
+$(patsubst %,$(GB)/%.bin,$(GUEST32)): $(GB)/%.bin: $(GUEST_SRC)/guest32.ld \
+		$(GB)/crt32.o32 $(GB)/sys.o32 $(GB)/lib.o32 $(GB)/%.o32
+	$(call guest_link,$<,$(filter %.o32,$^))
+
+# Programs with an assembly part besides their .c file.
+$(GB)/timer.bin: $(GB)/timer-irq.o16
+$(GB)/emul.bin: $(GB)/emul-asm.o32
+
+# Host helper: TSC frequency for the benchmark table.
+$(GB)/tschz: $(GUEST_SRC)/tschz.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
+
+guest-images: $(GUEST_BINS)
+
+check-guest: minivmm $(GUEST_BINS)
+	$(GUEST_SRC)/run-tests.sh ./minivmm $(GB)
+
+bench: minivmm $(GB)/bench.bin $(GB)/tschz
+	$(GUEST_SRC)/bench.sh ./minivmm $(GB)
+
+.PHONY: guest-images check-guest bench
