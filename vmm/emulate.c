@@ -264,11 +264,15 @@ static int do_fwait(struct emu_ctx *c, struct emu_insn *in)
 		return r;
 	emu_advance(c, in);
 	saved = *c->cpu;
+	/* A fault fetching the next instruction belongs to that
+	 * instruction: the wait alone completes. A fault of the x87
+	 * instruction is reported at the FWAIT, which re-executes
+	 * harmlessly after the handler. */
 	r = emu_decode(c, &next);
 	if (r == E_OK && next.opcode >= 0xd8 && next.opcode <= 0xdf &&
 	    !next.vex)
 		r = emu_x87(c, &next);
-	else if (r == E_OK)
+	else
 		r = E_UNH;
 	if (r == E_UNH) {
 		/* Only the wait is done; the next instruction runs later. */

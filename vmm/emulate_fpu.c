@@ -125,32 +125,39 @@ static int x87_reg(struct emu_ctx *c, struct emu_insn *in)
 	return E_OK;
 }
 
+static bool x87_known(const struct emu_insn *in)
+{
+	uint8_t modrm = 0xc0 | (in->reg & 7) << 3 | (in->rm & 7);
+	unsigned reg = in->reg & 7;
+
+	if (in->mod == 3)
+		return (in->opcode == 0xdb &&
+			(modrm == 0xe2 || modrm == 0xe3)) ||
+		       (in->opcode == 0xdf && modrm == 0xe0) ||
+		       (in->opcode == 0xdd && (modrm & 0xf8) == 0xc0);
+	return (in->opcode == 0xd9 && (reg == 5 || reg == 7)) ||
+	       (in->opcode == 0xdd && reg == 7);
+}
+
+/*
+ * Any x87 escape (D8-DF) faults with #NM under CR0.EM/TS before it does
+ * anything, so that is done for all of them: a lazy-FPU guest gets its
+ * #NM even for instructions emulated nowhere else.
+ */
 int emu_x87(struct emu_ctx *c, struct emu_insn *in)
 {
 	int r = emu_decode_modrm(c, in);
 
 	if (r)
 		return r;
-	/* Recognise the instruction before judging its state. */
-	if (in->mod == 3) {
-		uint8_t modrm = 0xc0 | (in->reg & 7) << 3 | (in->rm & 7);
-		bool known =
-		    (in->opcode == 0xdb && (modrm == 0xe2 || modrm == 0xe3)) ||
-		    (in->opcode == 0xdf && modrm == 0xe0) ||
-		    (in->opcode == 0xdd && (modrm & 0xf8) == 0xc0);
-		if (!known)
-			return emu_unhandled(c, "x87 %02x %02x not emulated",
-					     in->opcode, modrm);
-	} else if (!((in->opcode == 0xd9 &&
-		      ((in->reg & 7) == 5 || (in->reg & 7) == 7)) ||
-		     (in->opcode == 0xdd && (in->reg & 7) == 7))) {
-		return emu_unhandled(c, "x87 %02x /%u not emulated", in->opcode,
-				     in->reg & 7);
-	}
 	if (in->lock)
 		return emu_fault(c, VEC_UD, false, 0);
 	if ((r = x87_avail(c)))
 		return r;
+	if (!x87_known(in))
+		return emu_unhandled(
+		    c, "x87 %02x %02x not emulated", in->opcode,
+		    in->mod << 6 | (in->reg & 7) << 3 | (in->rm & 7));
 	r = in->mod == 3 ? x87_reg(c, in) : x87_mem(c, in);
 	if (r)
 		return r;

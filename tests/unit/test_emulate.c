@@ -1131,3 +1131,56 @@ Test(emulate, garbage_never_crashes, .timeout = 120)
 	cr_assert_gt(counts[EMU_EXCEPTION], 100);
 	cr_assert_gt(counts[EMU_UNHANDLED], 100);
 }
+
+Test(emulate, iret_faults_on_stack_and_gdt_pages)
+{
+	uint64_t f[] = {0x1000, 0x38, 0x2, 0x5000, 0x10};
+	struct emu_cpu before;
+
+	mode_long(0);
+	code("\x48\xcf", 2);
+	cpu.regs.rsp = 0x20ff8; /* frame crosses into an absent page */
+	push_frame(0x20ff8, 8, f, 1);
+	put(PT + 0x21 * 8, 0, 8);
+	assert_fault(step(), 14, 0);
+	cr_assert_eq(cpu.sregs.cr2, 0x21000);
+	cr_assert_eq(cpu.regs.rsp, 0x20ff8);
+
+	/* the GDT read is an implicit supervisor access, even at CPL 3 */
+	reset();
+	mode_long(0);
+	code("\x48\xcf", 2);
+	push_frame(STK, 8, f, 5);
+	put(PT + 1 * 8, 0x1000 | 5, 8); /* GDT page read-only... */
+	cr_assert_eq(step(), EMU_DONE, "%s", why);
+	reset();
+	mode_long(0);
+	code("\x48\xcf", 2);
+	push_frame(STK, 8, f, 5);
+	put(PT + 1 * 8, 0, 8); /* ...or absent */
+	assert_fault(step(), 14, 0);
+	cr_assert_eq(cpu.sregs.cr2, GDT + 0x38);
+
+	/* stack outside RAM: unhandled, nothing changed */
+	reset();
+	mode_prot32(0);
+	code("\xcf", 1);
+	cpu.regs.rsp = 0x40000000;
+	before = cpu;
+	cr_assert_eq(step(), EMU_UNHANDLED);
+	cr_assert(strstr(why, "not RAM"), "%s", why);
+	cr_assert_eq(memcmp(&cpu, &before, sizeof(cpu)), 0);
+}
+
+Test(emulate, single_step_trap_reported)
+{
+	mode_long(0);
+	cpu.regs.rflags |= 1u << 8;
+	code("\x0f\x01\xcb", 3);
+	cr_assert_eq(step(), EMU_DONE, "%s", why);
+	cr_assert(cpu.db_trap);
+	cpu.regs.rip = CODE;
+	cpu.regs.rflags &= ~(1u << 8);
+	cr_assert_eq(step(), EMU_DONE, "%s", why);
+	cr_assert(!cpu.db_trap);
+}
