@@ -218,7 +218,7 @@ static int do_cmpxchg(struct emu_ctx *c, struct emu_insn *in)
 	struct kvm_regs *g = &c->cpu->regs;
 	unsigned n, h;
 	uint8_t old[16], cmp[16], nw[16];
-	uint64_t lin;
+	uint64_t lin = 0;
 	int r = emu_decode_modrm(c, in);
 
 	if (r)

@@ -61,7 +61,7 @@ static int fetch(struct emu_ctx *c, struct emu_insn *in, uint8_t *b)
 int emu_fetch_imm(struct emu_ctx *c, struct emu_insn *in, unsigned n,
 		  uint64_t *v)
 {
-	uint8_t b;
+	uint8_t b = 0;
 	int r;
 
 	*v = 0;
@@ -123,7 +123,7 @@ static bool take_prefix(struct emu_ctx *c, struct emu_insn *in, uint8_t b)
 
 static int decode_vex(struct emu_ctx *c, struct emu_insn *in, uint8_t b0)
 {
-	uint8_t b1, b2;
+	uint8_t b1 = 0, b2 = 0;
 	int r = fetch(c, in, &b1);
 
 	if (r)
@@ -158,7 +158,7 @@ static int decode_vex(struct emu_ctx *c, struct emu_insn *in, uint8_t b0)
 
 int emu_decode(struct emu_ctx *c, struct emu_insn *in)
 {
-	uint8_t b;
+	uint8_t b = 0;
 	int r;
 
 	in->rip = c->cpu->regs.rip;
@@ -218,7 +218,7 @@ static int modrm32(struct emu_ctx *c, struct emu_insn *in)
 	int base = -1, index = -1, scale = 0, r;
 	bool riprel = false;
 	uint64_t disp = 0, ea = 0;
-	uint8_t sib;
+	uint8_t sib = 0;
 
 	if ((in->rm & 7) == 4) {
 		r = fetch(c, in, &sib);
@@ -263,7 +263,7 @@ static int modrm32(struct emu_ctx *c, struct emu_insn *in)
 
 int emu_decode_modrm(struct emu_ctx *c, struct emu_insn *in)
 {
-	uint8_t m;
+	uint8_t m = 0;
 	int r = fetch(c, in, &m);
 
 	if (r)

@@ -380,7 +380,7 @@ static int iret_prot(struct emu_ctx *c, struct emu_insn *in)
 	struct emu_cpu *cpu = c->cpu;
 	struct kvm_segment ncs, nss;
 	struct desc csd, ssd;
-	uint64_t ip, cs, nf, sp;
+	uint64_t ip, cs, nf, sp = 0;
 	struct frame f;
 	unsigned rpl, old_cpl = c->cpl;
 	int r;

@@ -403,7 +403,7 @@ int emu_seg_linear(struct emu_ctx *c, int seg, uint64_t off, size_t n,
 
 int emu_read(struct emu_ctx *c, int seg, uint64_t off, void *buf, size_t n)
 {
-	uint64_t lin;
+	uint64_t lin = 0;
 	int r = emu_seg_linear(c, seg, off, n, false, &lin);
 
 	return r ? r : emu_lin_read(c, lin, buf, n, emu_user_acc(c));
@@ -412,7 +412,7 @@ int emu_read(struct emu_ctx *c, int seg, uint64_t off, void *buf, size_t n)
 int emu_write(struct emu_ctx *c, int seg, uint64_t off, const void *buf,
 	      size_t n)
 {
-	uint64_t lin;
+	uint64_t lin = 0;
 	int r = emu_seg_linear(c, seg, off, n, true, &lin);
 
 	return r ? r : emu_lin_write(c, lin, buf, n, emu_user_acc(c));
