@@ -1,9 +1,10 @@
 /*
  * Assembly half of the emul test: the instructions that the minivmm
  * emulation assist completes when KVM's emulator refuses them (see
- * KVM-HOST-NOTES.md): protected-mode iret (32-bit, 16-bit), int3, and in
- * long mode iretq and lock cmpxchg16b. The 64-bit part reports its own
- * PASS/FAIL lines and ends the test.
+ * KVM-HOST-NOTES.md). 32-bit: iretd, 16-bit protected-mode iret, int3.
+ * 64-bit (called through long_call): iretq to CPL0 and CPL3, lock
+ * cmpxchg16b, and CPL3 helpers (native on this host only in long mode).
+ * Results go to r64_* variables that emul.c checks.
  */
 #include "sys.h"
 
@@ -66,37 +67,12 @@ bp_handler:
 	popl	%eax
 	iret
 
-/*
- * void long_mode_tests(void): C has built the page tables (identity, user
- * accessible), IDT64 and the 64-bit TSS. Enter long mode, run the 64-bit
- * checks, print DONE and reset. Never returns.
- */
-	.globl	long_mode_tests
-long_mode_tests:
-	movl	%cr4, %eax
-	orl	$0x620, %eax		/* PAE | OSFXSR | OSXMMEXCPT */
-	movl	%eax, %cr4
-	movl	$PAGE_TABLES, %eax
-	movl	%eax, %cr3
-	movl	$0xC0000080, %ecx	/* EFER.LME */
-	rdmsr
-	orl	$0x100, %eax
-	wrmsr
-	movl	%cr0, %eax
-	orl	$0x80000000, %eax
-	movl	%eax, %cr0
-	ljmp	$SEL_CODE64, $lm64
-
 	.code64
-lm64:
-	lidt	idt64_desc(%rip)
-	movw	$SEL_TSS64, %ax
-	ltr	%ax
-	movl	$KERNEL_STACK, %esp
-	leaq	msg_lm(%rip), %rsi
-	call	puts64
-
-	/* iretq CPL0 -> CPL0: always pops SS:RSP in 64-bit mode. */
+/* iretq CPL0 -> CPL0 (pops SS:RSP too in 64-bit mode), CF set in the
+ * popped RFLAGS. */
+	.globl	emul64_iretq_same
+emul64_iretq_same:
+	movl	$0, r64_iretq_same(%rip)
 	movq	%rsp, %rax
 	movl	%ss, %ecx
 	pushq	%rcx
@@ -106,55 +82,67 @@ lm64:
 	pushq	$SEL_CODE64
 	leaq	1f(%rip), %rax
 	pushq	%rax
-	xorl	%r12d, %r12d
 	iretq
-	jmp	2f
-1:	setc	%r12b
-2:	leaq	name_iretq_same(%rip), %rdi
-	call	report64
+	ret
+1:	setc	%al
+	movzbl	%al, %eax
+	movl	%eax, r64_iretq_same(%rip)
+	ret
 
-	/* iretq to CPL3, back through int $0x80. */
-	movl	$0, user64_cs(%rip)
-	movq	%rsp, kernel_rsp64(%rip)
-	pushq	$SEL_UDATA
-	pushq	$USER_STACK
-	pushq	$USER_EFLAGS
-	pushq	$SEL_UCODE64
-	leaq	user64(%rip), %rax
-	pushq	%rax
-	iretq
-user64:
+/* iretq to CPL3 (run_user64); the CPL3 side records CS and RFLAGS. */
+	.globl	emul64_user_probe
+emul64_user_probe:
+	leaq	user_probe64(%rip), %rdi
+	jmp	run_user64
+user_probe64:
 	movl	%cs, %eax
-	movl	%eax, user64_cs(%rip)
+	movl	%eax, r64_user_cs(%rip)
 	pushfq
 	popq	%rax
-	movl	%eax, user64_flags(%rip)
-	.globl	user64_int80
-user64_int80:
-	int	$0x80
-	ud2
-	.globl	int80_64
-int80_64:
-	movq	kernel_rsp64(%rip), %rsp
-	movw	$SEL_DATA32, %ax
-	movw	%ax, %ds
-	movw	%ax, %es
-	xorl	%r12d, %r12d
-	cmpl	$SEL_UCODE64, user64_cs(%rip)
-	jne	3f
-	movl	user64_flags(%rip), %eax
-	andl	$0x3000, %eax
-	cmpl	$0x3000, %eax
-	sete	%r12b
-3:	leaq	name_iretq_user(%rip), %rdi
-	call	report64
-	xorl	%r12d, %r12d
-	cmpl	$0, int80_64_fault(%rip)
-	sete	%r12b
-	leaq	name_int80_64(%rip), %rdi
-	call	report64
+	movl	%eax, r64_user_flags(%rip)
+	ret
 
-	/* lock cmpxchg16b that succeeds: memory == RDX:RAX. */
+/* 0/0 on the x87 at CPL3: sets FSW.IE (masked, so no #MF). */
+	.globl	emul64_fpu_invalid
+emul64_fpu_invalid:
+	leaq	user_fpu_invalid(%rip), %rdi
+	jmp	run_user64
+user_fpu_invalid:
+	fldz
+	fldz
+	fdivp
+	fstp	%st(0)
+	ret
+
+/* stmxcsr at CPL3. */
+	.globl	emul64_user_stmxcsr
+emul64_user_stmxcsr:
+	leaq	user_stmxcsr(%rip), %rdi
+	jmp	run_user64
+user_stmxcsr:
+	stmxcsr	r64_mxcsr(%rip)
+	ret
+
+/* int3 at CPL3; bp64_handler (DPL3 gate) counts it and iretq's back. */
+	.globl	emul64_user_int3, bp64_handler
+emul64_user_int3:
+	leaq	user_int3(%rip), %rdi
+	jmp	run_user64
+user_int3:
+	int3
+	ret
+bp64_handler:
+	incl	r64_bp_count(%rip)
+	pushq	%rax
+	movq	8(%rsp), %rax
+	movq	%rax, r64_bp_rip(%rip)
+	popq	%rax
+	iretq
+
+/* lock cmpxchg16b: a success (memory == RDX:RAX) then a failure. */
+	.globl	emul64_cx16
+emul64_cx16:
+	pushq	%rbx
 	leaq	cx_mem(%rip), %rdi
 	movabsq	$0x0123456789abcdef, %rax
 	movabsq	$0xfedcba9876543210, %rdx
@@ -163,174 +151,63 @@ int80_64:
 	movabsq	$0x1122334455667788, %rbx
 	movabsq	$0x99aabbccddeeff00, %rcx
 	lock cmpxchg16b (%rdi)
-	setz	%r12b
-	cmpq	%rbx, (%rdi)
-	setz	%r13b
-	andb	%r13b, %r12b
-	cmpq	%rcx, 8(%rdi)
-	setz	%r13b
-	andb	%r13b, %r12b
-	leaq	name_cx16_ok(%rip), %rdi
-	call	report64
+	setz	%al
+	movzbl	%al, %eax
+	movl	%eax, r64_cx_ok_zf(%rip)
+	movq	(%rdi), %rax
+	movq	%rax, r64_cx_ok_mem(%rip)
+	movq	8(%rdi), %rax
+	movq	%rax, r64_cx_ok_mem+8(%rip)
 
-	/* ... and one that fails: RDX:RAX gets the memory, memory kept. */
-	leaq	cx_mem(%rip), %rdi
 	movabsq	$0x0123456789abcdef, %rax
 	movabsq	$0xfedcba9876543210, %rdx
 	movabsq	$0x5555555555555555, %rbx
 	movabsq	$0x6666666666666666, %rcx
 	lock cmpxchg16b (%rdi)
-	setnz	%r12b
-	movabsq	$0x1122334455667788, %rbx
-	movabsq	$0x99aabbccddeeff00, %rcx
-	cmpq	%rbx, %rax
-	setz	%r13b
-	andb	%r13b, %r12b
-	cmpq	%rcx, %rdx
-	setz	%r13b
-	andb	%r13b, %r12b
-	cmpq	%rbx, (%rdi)
-	setz	%r13b
-	andb	%r13b, %r12b
-	cmpq	%rcx, 8(%rdi)
-	setz	%r13b
-	andb	%r13b, %r12b
-	leaq	name_cx16_fail(%rip), %rdi
-	call	report64
-
-	leaq	msg_done(%rip), %rsi
-	call	puts64
-reset64:
-	movb	$0x02, %al
-	movw	$0xCF9, %dx
-	outb	%al, %dx
-	movb	$0x06, %al
-	outb	%al, %dx
-4:	cli
-	hlt
-	jmp	4b
-
-/* puts64: print the NUL-terminated string at %rsi on port 0xE9. */
-puts64:
-	lodsb
-	testb	%al, %al
-	jz	1f
-	outb	%al, $0xE9
-	jmp	puts64
-1:	ret
-
-/* puthex64: print %rax as 16 hex digits. */
-puthex64:
-	movl	$16, %ecx
-1:	rolq	$4, %rax
-	movq	%rax, %rdx
-	andl	$15, %edx
-	pushq	%rax
-	leaq	hexdigits(%rip), %rax
-	movb	(%rax,%rdx), %al
-	outb	%al, $0xE9
-	popq	%rax
-	loop	1b
+	setz	%cl
+	movzbl	%cl, %ecx
+	movl	%ecx, r64_cx_fail_zf(%rip)
+	movq	%rax, r64_cx_fail_rax(%rip)
+	movq	%rdx, r64_cx_fail_rdx(%rip)
+	movq	(%rdi), %rax
+	movq	%rax, r64_cx_fail_mem(%rip)
+	movq	8(%rdi), %rax
+	movq	%rax, r64_cx_fail_mem+8(%rip)
+	popq	%rbx
 	ret
-
-/* report64: "PASS name" if %r12b is set, else "FAIL name: ..." (%rdi). */
-report64:
-	pushq	%rdi
-	leaq	msg_pass(%rip), %rsi
-	testb	%r12b, %r12b
-	jnz	1f
-	leaq	msg_fail(%rip), %rsi
-1:	call	puts64
-	popq	%rsi
-	call	puts64
-	leaq	msg_detail(%rip), %rsi
-	testb	%r12b, %r12b
-	jz	2f
-	leaq	msg_nl(%rip), %rsi
-2:	call	puts64
-	ret
-
-/* 64-bit exception stubs: vector and (dummy) error code, then report. */
-.macro EXC64 vec
-exc64_stub_\vec:
-	.if (\vec == 8) || ((\vec >= 10) && (\vec <= 14)) || (\vec == 17) || (\vec == 21) || (\vec == 29) || (\vec == 30)
-	.else
-	pushq	$0
-	.endif
-	pushq	$\vec
-	jmp	exc64_common
-.endm
-	.irp v,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-	EXC64	\v
-	.endr
-
-exc64_common:
-	/* int $0x80 itself faulting at CPL3: note it and carry on. */
-	leaq	user64_int80(%rip), %rax
-	cmpq	%rax, 16(%rsp)
-	jne	1f
-	movq	(%rsp), %rax
-	orl	$0x100, %eax
-	movl	%eax, int80_64_fault(%rip)
-	jmp	int80_64
-1:	leaq	msg_exc(%rip), %rsi
-	call	puts64
-	movq	(%rsp), %rax
-	call	puthex64
-	leaq	msg_err(%rip), %rsi
-	call	puts64
-	movq	8(%rsp), %rax
-	call	puthex64
-	leaq	msg_rip(%rip), %rsi
-	call	puts64
-	movq	16(%rsp), %rax
-	call	puthex64
-	leaq	msg_nl(%rip), %rsi
-	call	puts64
-	leaq	msg_done(%rip), %rsi
-	call	puts64
-	jmp	reset64
-
-	.section .rodata
-	.globl	exc64_stub_table
-exc64_stub_table:
-	.irp v,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-	.long	exc64_stub_\v
-	.endr
-hexdigits:	.ascii	"0123456789abcdef"
-msg_lm:		.asciz	"NOTE in long mode\n"
-msg_pass:	.asciz	"PASS "
-msg_fail:	.asciz	"FAIL "
-msg_detail:	.asciz	": unexpected result in long mode\n"
-msg_nl:		.asciz	"\n"
-msg_done:	.asciz	"DONE\n"
-msg_exc:	.asciz	"FAIL exception64: vector "
-msg_err:	.asciz	" error "
-msg_rip:	.asciz	" rip "
-name_iretq_same: .asciz	"iretq-same"
-name_iretq_user: .asciz	"iretq-to-cpl3"
-name_int80_64:	.asciz	"int80-from-cpl3-64"
-name_cx16_ok:	.asciz	"cmpxchg16b-success"
-name_cx16_fail:	.asciz	"cmpxchg16b-failure"
 
 	.data
 	.align	16
 cx_mem:
 	.quad	0, 0
-	.globl	idt64_desc
-idt64_desc:
-	.word	0
+	.globl	r64_cx_ok_mem, r64_cx_fail_mem, r64_cx_fail_rax, r64_cx_fail_rdx
+	.globl	r64_bp_rip
+r64_cx_ok_mem:
+	.quad	0, 0
+r64_cx_fail_mem:
+	.quad	0, 0
+r64_cx_fail_rax:
 	.quad	0
-	.align	8
-kernel_rsp64:
+r64_cx_fail_rdx:
 	.quad	0
-user64_cs:
+r64_bp_rip:
+	.quad	0
+	.globl	r64_iretq_same, r64_user_cs, r64_user_flags, r64_mxcsr
+	.globl	r64_bp_count, r64_cx_ok_zf, r64_cx_fail_zf, bp_eip, bp_count
+r64_iretq_same:
 	.long	0
-user64_flags:
+r64_user_cs:
 	.long	0
-int80_64_fault:
+r64_user_flags:
 	.long	0
-	.globl	bp_eip, bp_count
+r64_mxcsr:
+	.long	0
+r64_bp_count:
+	.long	0
+r64_cx_ok_zf:
+	.long	0
+r64_cx_fail_zf:
+	.long	0
 bp_eip:
 	.long	0
 bp_count:

@@ -51,7 +51,8 @@ $(patsubst %,$(GB)/%.bin,$(GUEST32)): $(GB)/%.bin: $(GUEST_SRC)/guest32.ld \
 
 # Programs with an assembly part besides their .c file.
 $(GB)/timer.bin: $(GB)/timer-irq.o16
-$(GB)/emul.bin: $(GB)/emul-asm.o32
+$(GB)/emul.bin: $(GB)/emul-asm.o32 $(GB)/lm.o32 $(GB)/lm-asm.o32
+$(GB)/bench.bin: $(GB)/bench-asm.o32 $(GB)/lm.o32 $(GB)/lm-asm.o32
 
 # Host helper: TSC frequency for the benchmark table.
 $(GB)/tschz: $(GUEST_SRC)/tschz.c

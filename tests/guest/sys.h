@@ -44,6 +44,12 @@ extern int (*exc_hook)(struct exc_frame *f);
 /* Vector of the exception "int $0x80" at CPL3 raised instead, or 0. */
 extern volatile uint32_t int80_fault;
 
+struct idt_desc {
+	uint16_t limit;
+	uint32_t base;
+} __attribute__((packed));
+
+extern struct idt_desc idt_desc;
 extern uint64_t gdt[];
 extern uint32_t tss32[26];
 extern const uint32_t exc_stub_table[32];
