@@ -3,13 +3,16 @@
  *
  * Follows SPC-3 (INQUIRY, REQUEST SENSE, MODE SENSE, fixed-format sense),
  * MMC-5 (READ TOC/PMA/ATIP, GET CONFIGURATION, GET EVENT STATUS
- * NOTIFICATION, READ DISC INFORMATION, READ CD, mode page 2Ah) and, where
- * MMC leaves ATAPI details open, SFF-8020i (mode page lengths, medium type
- * codes, READ TOC format in CDB byte 9). The IDE transport (hw/ide.c) hands
- * over 12-byte packets and moves the data; this file never does I/O.
+ * NOTIFICATION, READ DISC/TRACK INFORMATION, READ CD, mode page 2Ah) and,
+ * where MMC leaves ATAPI details open, SFF-8020i (mode page lengths, medium
+ * type codes, READ TOC format in CDB byte 9). The IDE transport (hw/ide.c)
+ * hands over 12-byte packets and moves the data; this file never does I/O.
  *
  * The disc is a single-session, single-track Mode 1 data CD whose user data
  * is the image: track 1 at LBA 0, lead-out at ceil(size / 2048).
+ *
+ * A result's data points into the drive's buffer and stays valid until the
+ * next atapi_command(); the caller owns every struct blk.
  *
  * Medium state and its reporting:
  *  - A medium present when the drive executes its first command counts as
@@ -806,6 +809,42 @@ static void cmd_read_disc_info(struct atapi *a, const uint8_t *cdb,
 	reply(a, res, 34, get16(cdb + 7));
 }
 
+/* ---- READ TRACK INFORMATION (Linux uses it for the last written block) */
+
+/* Which track an address/number field names: 1, or 0 if none. */
+static int track_of(const struct atapi *a, uint8_t type, uint32_t num)
+{
+	switch (type) {
+	case 0: /* LBA */
+		return num < a->nblocks ? 1 : 0;
+	case 1: /* track number; 0 (lead-in) and FFh (invisible) absent */
+	case 2: /* session number: its first track */
+		return num == 1 ? 1 : 0;
+	}
+	return 0;
+}
+
+static void cmd_read_track_info(struct atapi *a, const uint8_t *cdb,
+				struct atapi_result *res)
+{
+	uint8_t *b = a->buf;
+
+	if (!track_of(a, cdb[1] & 3, get32(cdb + 2))) {
+		invalid_field(a, res);
+		return;
+	}
+	memset(b, 0, 36);
+	put16(b, 34);
+	b[2] = 1;	 /* track number */
+	b[3] = 1;	 /* session number */
+	b[5] = 0x04;	 /* track mode: data, recorded uninterrupted */
+	b[6] = 0x01;	 /* data mode 1; not blank, not reserved */
+	put32(b + 8, 0); /* track start */
+	put32(b + 24, clamp32(a->nblocks));	/* track size */
+	put32(b + 28, clamp32(a->nblocks - 1)); /* last recorded address */
+	reply(a, res, 36, get16(cdb + 7));
+}
+
 /* ---- MMC odds and ends ---- */
 
 static void cmd_set_cd_speed(struct atapi *a, const uint8_t *cdb,
@@ -861,6 +900,7 @@ static const struct command commands[256] = {
     [0x46] = {cmd_get_configuration, ALLOW_UA},
     [0x4a] = {cmd_get_event_status, ALLOW_UA},
     [0x51] = {cmd_read_disc_info, NEED_MEDIUM},
+    [0x52] = {cmd_read_track_info, NEED_MEDIUM},
     [0x55] = {cmd_mode_select, 0},
     [0x5a] = {cmd_mode_sense10, 0},
     [0xa8] = {cmd_read12, NEED_MEDIUM},

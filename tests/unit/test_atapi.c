@@ -245,7 +245,7 @@ Test(atapi, unknown_opcodes)
 {
 	struct atapi *a = loaded();
 	const uint8_t ops[] = {0x01, 0x04, 0x08, 0x0a, 0x2a, 0x35,
-			       0xa0, 0xad, 0xff, 0x47, 0xb9, 0x52};
+			       0xa0, 0xad, 0xff, 0x47, 0xb9, 0x53};
 	for (size_t i = 0; i < sizeof(ops); i++)
 		expect_check(a, CMD(ops[i]), 5, 0x20, 0);
 	atapi_free(a);
@@ -640,6 +640,33 @@ Test(atapi, read_disc_information)
 	atapi_free(a);
 }
 
+Test(atapi, read_track_information)
+{
+	struct atapi *a = loaded();
+	/* by track number */
+	struct atapi_result r = run(a, CMD(0x52, 1, 0, 0, 0, 1, 0, 0, 36));
+	cr_assert_eq(r.status, ATAPI_GOOD);
+	cr_assert_eq(r.len, 36);
+	cr_assert_eq(be16(r.data), 34);
+	cr_assert_eq(r.data[2], 1);
+	cr_assert_eq(r.data[3], 1);
+	cr_assert_eq(r.data[5] & 0x0f, 4); /* data track */
+	cr_assert_eq(r.data[6] & 0x40, 0); /* not blank */
+	cr_assert_eq(be32(r.data + 8), 0);
+	cr_assert_eq(be32(r.data + 24), DISC_BLOCKS);
+	cr_assert_eq(be32(r.data + 28), DISC_BLOCKS - 1);
+	/* by LBA, by session, truncated */
+	r = run(a, CMD(0x52, 0, 0, 0, 0x03, 0xe8, 0, 0, 8));
+	cr_assert_eq(r.status, ATAPI_GOOD);
+	cr_assert_eq(r.len, 8);
+	expect_good(a, CMD(0x52, 2, 0, 0, 0, 1, 0, 0, 36));
+	expect_check(a, CMD(0x52, 0, 0, 0, 0x03, 0xe9, 0, 0, 36), 5, 0x24, 0);
+	expect_check(a, CMD(0x52, 1, 0, 0, 0, 0xff, 0, 0, 36), 5, 0x24, 0);
+	expect_check(a, CMD(0x52, 1, 0, 0, 0, 2, 0, 0, 36), 5, 0x24, 0);
+	expect_check(a, CMD(0x52, 3, 0, 0, 0, 1, 0, 0, 36), 5, 0x24, 0);
+	atapi_free(a);
+}
+
 Test(atapi, mechanism_status)
 {
 	struct atapi *a = loaded();
@@ -856,6 +883,7 @@ static uint32_t alloc_len(const uint8_t *c)
 	case 0x46:
 	case 0x4a:
 	case 0x51:
+	case 0x52:
 	case 0x5a:
 		return be16(c + 7);
 	case 0xbd:
