@@ -90,8 +90,6 @@ void ide_cmd_error(struct ide_channel *ch, uint8_t error)
 	end_xfer(ch);
 	ch->act->r.status = IDE_ST_DRDY | IDE_ST_ERR;
 	ch->act->r.error = error;
-	if (ch->act->kind == IDE_CDROM)
-		ch->act->r.nsector = IDE_IR_IO | IDE_IR_COD;
 	ide_raise(ch);
 }
 
@@ -246,6 +244,7 @@ static uint32_t pio_move(struct ide_channel *ch, enum ide_xfer dir, void *p,
 static void dma_step(struct ide_channel *ch);
 static void atapi_ok(struct ide_channel *ch);
 static void atapi_fail(struct ide_channel *ch);
+static void atapi_error(struct ide_channel *ch, uint8_t error);
 
 void ide_dma_start(struct ide_channel *ch, struct blk *b, bool to_mem,
 		   uint64_t off, uint64_t len)
@@ -280,8 +279,8 @@ static void dma_fail(struct ide_channel *ch, enum ide_dma_end how, int err)
 		if (how == IDE_DMA_DEV_ERR)
 			atapi_fail(ch);
 		else
-			ide_cmd_error(ch,
-				      SENSE_ABORTED_COMMAND << 4 | IDE_ER_ABRT);
+			atapi_error(ch,
+				    SENSE_ABORTED_COMMAND << 4 | IDE_ER_ABRT);
 		return;
 	}
 	bool unc = how == IDE_DMA_DEV_ERR && ch->dma_to_mem;
@@ -404,6 +403,13 @@ static void atapi_ok(struct ide_channel *ch)
 	ide_raise(ch);
 }
 
+/* A packet command ends in error: interrupt reason says "status". */
+static void atapi_error(struct ide_channel *ch, uint8_t error)
+{
+	ide_cmd_error(ch, error);
+	ch->act->r.nsector = IDE_IR_IO | IDE_IR_COD;
+}
+
 /* CHECK CONDITION: the sense key in the error register's upper nibble. */
 static void atapi_fail(struct ide_channel *ch)
 {
@@ -411,7 +417,7 @@ static void atapi_fail(struct ide_channel *ch)
 	uint8_t err = key << 4;
 	if (key == SENSE_ILLEGAL_REQUEST || key == SENSE_ABORTED_COMMAND)
 		err |= IDE_ER_ABRT;
-	ide_cmd_error(ch, err);
+	atapi_error(ch, err);
 }
 
 /* One DRQ block of at most the byte count limit, from buf[pos]. */

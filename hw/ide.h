@@ -51,12 +51,11 @@
 #define IDE_IR_COD 0x01
 #define IDE_IR_IO  0x02
 
-#define IDE_SECTOR	 512
-#define IDE_MAX_MULT	 16
-#define IDE_BUF_SIZE	 (64 * 1024)
-#define IDE_ATAPI_CHUNK	 16 /* 2048-byte blocks buffered per PIO read */
-#define IDE_SET_SECTORS	 (IDE_BUF_SIZE / IDE_SECTOR)
-#define IDE_DMA_NONE_BLK NULL
+#define IDE_SECTOR	512
+#define IDE_MAX_MULT	16
+#define IDE_BUF_SIZE	(64 * 1024)
+#define IDE_ATAPI_CHUNK 16 /* 2048-byte blocks buffered per PIO read */
+#define IDE_SET_SECTORS (IDE_BUF_SIZE / IDE_SECTOR)
 
 enum ide_kind { IDE_NONE, IDE_DISK, IDE_CDROM };
 

@@ -783,6 +783,39 @@ Test(ide, dma_stop_mid_transfer_aborts)
 	cr_assert_eq(inb(P0 + 7), 0x58);
 }
 
+Test(ide, srst_during_dma_ends_the_engine_transfer)
+{
+	prd(0x8000, 0, 0x10000, 1024, true);
+	bm_setup(0x8000, true);
+	outb(BM_BASE, 0x09);
+	int e = edges(14);
+	ata28(P0, 0, 0, 2, 0xc8);
+	cr_assert_eq(M->disk.queued, 1);
+	outb(C0, 0x04);
+	outb(C0, 0x00);
+	cr_assert_eq(M->disk.queued, 0);
+	cr_assert_eq(inb(BM_BASE + 2) & 1, 0, "active cleared");
+	cr_assert_eq(inb(C0), 0x50);
+	cr_assert_eq(edges(14), e);
+	cr_assert_eq(M->ide->submitted, M->ide->completed);
+}
+
+Test(ide, atapi_dma_bad_prd)
+{
+	prd(0x8000, 0, 0xf0000000, 2048, true);
+	out(BM_BASE + 12, 4, 0x8000);
+	outb(BM_BASE + 8, 0x09);
+	uint8_t cdb[12] = {0x28, 0, 0, 0, 0, 7, 0, 0, 1};
+	outb(P1 + 6, 0xa0);
+	outb(P1 + 1, 1);
+	outb(P1 + 7, 0xa0);
+	outsw(P1, cdb, 6);
+	cr_assert_eq(inb(BM_BASE + 10) & 7, 0x06);
+	cr_assert_eq(inb(P1 + 7), 0x41);
+	cr_assert_eq(inb(P1 + 2) & 3, 3);
+	cr_assert_eq(M->cd.submits, 0);
+}
+
 Test(ide, backend_errors_and_readonly)
 {
 	M->disk.fail_next = -EIO;
@@ -1004,6 +1037,8 @@ Test(ide, atapi_identify_and_signature)
 	outb(P1 + 7, 0xec);
 	cr_assert_eq(inb(P1 + 7), 0x41);
 	cr_assert_eq(inb(P1 + 1), 0x04);
+	cr_assert_eq(inb(P1 + 2), 0x01);
+	cr_assert_eq(inb(P1 + 3), 0x01);
 	cr_assert_eq(inb(P1 + 4), 0x14);
 	cr_assert_eq(inb(P1 + 5), 0xeb);
 	uint16_t id[256];
