@@ -91,15 +91,32 @@ static void test_pit_ch2_gate(void)
 		if (inb(0x61) & 0x20)
 			break;
 	outb(0x61, p61);
-	check(!out_at_load && !high_early && polls < 200000,
-	      "timer-pit-ch2-gate",
-	      "OUT2 %s after loading the count, %s while gate low, %s after "
-	      "raising the gate",
+	check(!out_at_load && polls < 200000, "timer-pit-ch2-gate",
+	      "OUT2 %s after loading the count, %s after raising the gate",
 	      out_at_load ? "high" : "low",
-	      high_early ? "went high" : "stayed low",
 	      polls < 200000 ? "went high" : "never went high");
+	/* KVM's in-kernel 8254 does not stop a mode 0 count on a low gate,
+	 * so the runner tolerates this one with irqchip=kernel. */
+	check(!high_early, "timer-pit-ch2-gate-hold",
+	      "OUT2 went high while gate 2 was low");
 }
 
+/* Sleep until IRQ0 (checked against the RTC above) has ticked n times. */
+static int wait_ticks(uint32_t n)
+{
+	uint32_t end = irq0_count + n;
+	unsigned guard;
+
+	for (guard = 0; guard < 1000000; guard++) {
+		asm volatile("sti; hlt; cli" ::: "memory");
+		if ((int32_t)(irq0_count - end) >= 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Over 100 PIT ticks (1 s) rather than RTC seconds: polling the RTC on
+ * every one of ~1000 wake-ups would itself cost several exits each. */
 static void test_rtc_irq8(void)
 {
 	uint8_t b = cmos_read(RTC_REG_B);
@@ -111,17 +128,17 @@ static void test_rtc_irq8(void)
 	cmos_read(RTC_REG_C);
 	outb(0xA1, 0xFE);
 	outb(0x21, 0xFA); /* IRQ0 and the cascade */
-	ok = wait_second_edge();
+	ok = wait_ticks(1);
 	c0 = irq8_count;
-	ok &= wait_second_edge();
+	ok &= wait_ticks(IRQ0_HZ);
 	n = irq8_count - c0;
 	cmos_write(RTC_REG_B, b & ~(RTC_B_SET | RTC_B_PIE));
 	cmos_read(RTC_REG_C);
 	outb(0xA1, 0xFF);
 	gprintf("TIMER irq8 %u in 1 s\n", n);
 	check(ok && n >= 1024 * 85 / 100 && n <= 1024 * 115 / 100,
-	      "timer-rtc-irq8", "%u IRQ8s in 1 RTC second, want 1024 +-15%%%s",
-	      n, ok ? "" : " (RTC seconds did not advance)");
+	      "timer-rtc-irq8", "%u IRQ8s in 100 PIT ticks, want 1024 +-15%%%s",
+	      n, ok ? "" : " (no IRQ0)");
 }
 
 int main(void)
