@@ -54,12 +54,12 @@ printf '%-7s %10s %9s %10s %9s %10s %9s %8s %8s %10s %10s %9s %9s\n' \
 	pio/flr mmio/flr host-pio host-mmio dev-pio dev-mmio
 for m in $MODES; do
 	awk -v m="$m" -v hz="$HZ" -v p="${PIO[$m]}" -v q="${MMIO[$m]}" \
-		-v r="${MMIO64[$m]}" -v fp="${PIO[floor]}" -v fq="${MMIO[floor]}" \
+		-v r="${MMIO64[$m]}" -v fp="${PIO[floor]:-0}" -v fq="${MMIO[floor]:-0}" \
 		-v hp="${PIOX[$m]:--}" -v hm="${MMIOX[$m]:--}" \
 		-v dp="${DEVP[$m]:--}" -v dm="${DEVM[$m]:--}" 'BEGIN {
 		printf "%-7s %10.1f %9.0f %10.1f %9.0f %10.1f %9.0f %8.2f %8.2f %10s %10s %9s %9s\n",
 			m, p, p * 1e9 / hz, q, q * 1e9 / hz, r, r * 1e9 / hz,
-			fp > 0 ? p / fp : 0, fq > 0 ? q / fq : 0, hp, hm, dp, dm
+			(fp > 0 ? p / fp : 0), (fq > 0 ? q / fq : 0), hp, hm, dp, dm
 	}'
 done
 echo "(host-pio/host-mmio: minivmm -stats average host ns per exit; dev-*: testdev ns per access)"
