@@ -42,6 +42,10 @@ $(B)/unit-tests: $(UNIT_OBJS) $(B)/libminivmm.a
 # Guest test programs, guest benchmarks, firmware, images.
 -include $(wildcard $(SRCDIR)/tests/guest/guest.mk $(SRCDIR)/bios/bios.mk $(SRCDIR)/images/images.mk)
 
+# The demo: a guest that greets on the debug port and on COM1, then resets.
+demo: minivmm $(B)/tests/guest/hello.bin
+	./minivmm -bios $(B)/tests/guest/hello.bin -nographic -no-reboot
+
 FORMAT_SRCS = $(shell cd $(SRCDIR) && git ls-files '*.c' '*.h' 2>/dev/null)
 
 check: check-unit check-guest check-format

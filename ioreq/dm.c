@@ -117,7 +117,14 @@ int dm_init(struct dm *dm, enum dm_mode mode, unsigned nvcpus)
 	pthread_mutexattr_destroy(&ma);
 	bus_init(&dm->io, "port");
 	bus_init(&dm->mmio, "mmio");
-	dm->base = event_base_new();
+	/* Precise timers (timerfd): epoll's millisecond timeouts would round
+	 * every device timer (RTC periodic interrupt, UART timeout) up. */
+	struct event_config *ec = event_config_new();
+	if (!ec)
+		return -1;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	dm->base = event_base_new_with_config(ec);
+	event_config_free(ec);
 	if (!dm->base)
 		return -1;
 	dm->clock_ev = evtimer_new(dm->base, clock_fired, dm);
@@ -209,16 +216,23 @@ void dm_stop(struct dm *dm)
 	dm->running = false;
 }
 
+static bool in_floor(const struct dm *dm, int type, uint64_t addr)
+{
+	if (type == IOREQ_TYPE_PIO)
+		return addr - dm->floor_pio_base < dm->floor_pio_len;
+	return addr - dm->floor_mmio_base < dm->floor_mmio_len;
+}
+
 void dm_access(struct dm *dm, unsigned vcpu, int type, uint64_t addr,
 	       unsigned size, bool write, void *data, uint32_t count)
 {
 	size_t bytes = (size_t)size * count;
-	if (dm->mode == DM_MODE_FLOOR) {
+	if (dm->mode == DM_MODE_FLOOR && in_floor(dm, type, addr)) {
 		if (!write)
 			memset(data, 0xff, bytes);
 		return;
 	}
-	if (dm->mode == DM_MODE_INLINE) {
+	if (dm->mode == DM_MODE_INLINE || dm->mode == DM_MODE_FLOOR) {
 		struct bus *b = type == IOREQ_TYPE_PIO ? &dm->io : &dm->mmio;
 		dm_lock(dm);
 		struct bus_range *range =

@@ -7,7 +7,10 @@
  *   inline  the vCPU thread calls the device under the device lock
  *           (kvmtool shape)
  *   poll    the shared page, with both sides spinning on the state word
- *   floor   no dispatch at all: reads return all ones (benchmark floor)
+ *   floor   accesses to the benchmark device's ranges (dm->floor_*) are
+ *           completed in the vCPU thread with no dispatch at all (reads
+ *           return all ones): the cost of the KVM exit alone; everything
+ *           else is dispatched inline so the guest can still run
  * All device code runs with dm->lock held, whichever thread runs it, so
  * devices need no locks of their own.
  */
@@ -36,6 +39,9 @@ struct dm {
 	struct ioreq_page page;
 	struct event **slot_ev;
 	FILE *trace; /* NULL: no -trace */
+	/* floor mode: [base, base+len) on each bus skips dispatch */
+	uint64_t floor_pio_base, floor_pio_len;
+	uint64_t floor_mmio_base, floor_mmio_len;
 	pthread_t thread;
 	bool running;
 	volatile bool stop;

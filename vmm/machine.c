@@ -180,8 +180,14 @@ static int platform_devices(struct machine *m, const struct machine_opts *o)
 		if (!m->dbg402 || debugcon_attach(m->dbg402, io, 0x402))
 			return err("cannot create the 0x402 debug console\n");
 	}
-	if (o->testdev && testdev_attach(io, &vm->dm.mmio))
-		return err("cannot create testdev\n");
+	if (o->testdev) {
+		if (testdev_attach(io, &vm->dm.mmio))
+			return err("cannot create testdev\n");
+		vm->dm.floor_pio_base = TESTDEV_PORT;
+		vm->dm.floor_pio_len = 4;
+		vm->dm.floor_mmio_base = TESTDEV_MMIO;
+		vm->dm.floor_mmio_len = 0x1000;
+	}
 	return 0;
 }
 

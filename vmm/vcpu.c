@@ -107,6 +107,11 @@ static bool emu_mem_write(void *opaque, uint64_t gpa, const void *buf, size_t n)
 	return gm_write(opaque, gpa, buf, n) == 0;
 }
 
+/* MXCSR sits at byte 24 of the FXSAVE/XSAVE legacy region. Some hosts
+ * (kvm-pvm) return 0 for it in KVM_GET_FPU and ignore it in KVM_SET_FPU,
+ * while KVM_GET/SET_XSAVE carry it correctly, so it goes that way. */
+#define XSAVE_MXCSR 24
+
 static int load_cpu(struct vcpu *v, struct emu_cpu *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -114,14 +119,42 @@ static int load_cpu(struct vcpu *v, struct emu_cpu *c)
 	    ioctl(v->fd, KVM_GET_SREGS, &c->sregs) < 0 ||
 	    ioctl(v->fd, KVM_GET_FPU, &c->fpu) < 0)
 		return -1;
+	struct kvm_xsave xs;
+	if (ioctl(v->fd, KVM_GET_XSAVE, &xs) == 0)
+		memcpy(&c->fpu.mxcsr, (uint8_t *)xs.region + XSAVE_MXCSR, 4);
 	return 0;
+}
+
+/* Writes the whole legacy (FXSAVE-layout) region from c->fpu through
+ * KVM_SET_XSAVE; falls back to KVM_SET_FPU where XSAVE is unavailable. */
+static int store_fpu(struct vcpu *v, const struct emu_cpu *c)
+{
+	const struct kvm_fpu *f = &c->fpu;
+	struct kvm_xsave xs;
+	if (ioctl(v->fd, KVM_GET_XSAVE, &xs) < 0)
+		return ioctl(v->fd, KVM_SET_FPU, f);
+	uint8_t *r = (uint8_t *)xs.region;
+	memcpy(r + 0, &f->fcw, 2);
+	memcpy(r + 2, &f->fsw, 2);
+	r[4] = f->ftwx;
+	memcpy(r + 6, &f->last_opcode, 2);
+	memcpy(r + 8, &f->last_ip, 8);
+	memcpy(r + 16, &f->last_dp, 8);
+	memcpy(r + XSAVE_MXCSR, &f->mxcsr, 4);
+	memcpy(r + 32, f->fpr, sizeof(f->fpr));
+	memcpy(r + 160, f->xmm, sizeof(f->xmm));
+	/* XSTATE_BV (byte 512): mark x87+SSE state present, or the kernel
+	 * keeps their init state and drops what was written. */
+	r[512] |= 3;
+	return ioctl(v->fd, KVM_SET_XSAVE, &xs);
 }
 
 /* The emulation assist: run the instruction KVM refused, in user space. */
 static int emulate(struct vcpu *v)
 {
 	struct emu_cpu c;
-	struct emu_mem mem = {emu_mem_read, emu_mem_write, &v->vm->gm};
+	struct emu_mem mem = {
+	    .read = emu_mem_read, .write = emu_mem_write, .opaque = &v->vm->gm};
 	char why[160] = "";
 	if (load_cpu(v, &c) < 0) {
 		vcpu_dump(v, "cannot read vCPU state");
@@ -136,7 +169,7 @@ static int emulate(struct vcpu *v)
 	}
 	if (ioctl(v->fd, KVM_SET_REGS, &c.regs) < 0 ||
 	    ioctl(v->fd, KVM_SET_SREGS, &c.sregs) < 0 ||
-	    (c.fpu_dirty && ioctl(v->fd, KVM_SET_FPU, &c.fpu) < 0)) {
+	    (c.fpu_dirty && store_fpu(v, &c) < 0)) {
 		vcpu_dump(v, "cannot write vCPU state");
 		return -1;
 	}
@@ -207,7 +240,8 @@ void vcpu_dump(struct vcpu *v, const char *why)
 		"GDT=%016llx/%x IDT=%016llx/%x\n",
 		s->cr0, s->cr2, s->cr3, s->cr4, s->efer, s->gdt.base,
 		s->gdt.limit, s->idt.base, s->idt.limit);
-	struct emu_mem mem = {emu_mem_read, emu_mem_write, &v->vm->gm};
+	struct emu_mem mem = {
+	    .read = emu_mem_read, .write = emu_mem_write, .opaque = &v->vm->gm};
 	uint8_t code[16];
 	int n = emu_fetch(&c, &mem, code, sizeof(code));
 	fprintf(f, "code at RIP:");

@@ -128,10 +128,17 @@ Test(ioreq, string_io_is_one_request)
 Test(ioreq, floor_and_unclaimed_read_ones)
 {
 	struct dm dm;
+	struct counter_dev c = {0};
 	cr_assert_eq(dm_init(&dm, DM_MODE_FLOOR, 1), 0);
+	bus_register(&dm.io, 0x10, 8, &cnt_ops, &c, "cnt");
+	dm.floor_pio_base = 0x10;
+	dm.floor_pio_len = 4;
 	uint32_t v = 0;
 	dm_access(&dm, 0, IOREQ_TYPE_PIO, 0x10, 4, false, &v, 1);
 	cr_assert_eq(v, 0xffffffff);
+	v = 1;
+	dm_access(&dm, 0, IOREQ_TYPE_PIO, 0x14, 4, true, &v, 1);
+	cr_assert_eq(c.writes[1], 1, "outside the floor range: dispatched");
 	dm_destroy(&dm);
 	cr_assert_eq(dm_init(&dm, DM_MODE_DM, 1), 0);
 	dm_start(&dm);
