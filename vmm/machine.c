@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hw/atapi.h"
 #include "hw/debugcon.h"
+#include "hw/ide.h"
 #include "hw/i8042.h"
 #include "hw/i8254.h"
 #include "hw/i8259.h"
@@ -207,18 +209,72 @@ static int pci_devices(struct machine *m)
 	return 0;
 }
 
+/* IDE: PIIX3 function 00:01.1, disks and CD-ROMs from -hdX/-cdrom/-drive. */
+static int ide_devices(struct machine *m, const struct machine_opts *o)
+{
+	struct vm *vm = m->vm;
+	char e[256];
+	m->ide = ide_new(vm->dm.clock, &m->isa_irq, &vm->gm);
+	if (!m->ide)
+		return err("cannot create the IDE controller\n");
+	for (int i = 0; i < IDE_SLOTS; i++) {
+		const struct drive_opts *d = &o->drives.ide[i];
+		if (!d->used)
+			continue;
+		if (!d->empty) {
+			m->blk[i] = blk_open(&d->blk, &vm->dm, e, sizeof(e));
+			if (!m->blk[i])
+				return err("%s\n", e);
+		}
+		int rc;
+		if (d->cdrom) {
+			m->atapi[i] = atapi_new();
+			if (!m->atapi[i])
+				return -1;
+			if (m->blk[i])
+				atapi_set_medium(m->atapi[i], m->blk[i], true);
+			rc =
+			    ide_attach_cdrom(m->ide, i / 2, i % 2, m->atapi[i]);
+		} else {
+			rc = ide_attach_disk(m->ide, i / 2, i % 2, m->blk[i]);
+		}
+		if (rc)
+			return err("cannot attach IDE drive %d\n", i);
+	}
+	if (piix_ide_init(&m->ide_fn, m->pci, m->ide, &vm->dm.io))
+		return err("cannot create the PIIX3 IDE function\n");
+	unsigned char r3d, r38;
+	boot_cmos(&o->drives, &r3d, &r38);
+	mc146818_cmos_write(m->rtc, 0x3d, r3d);
+	mc146818_cmos_write(m->rtc, 0x38, r38);
+	return 0;
+}
+
 int machine_init(struct machine *m, struct vm *vm, const struct machine_opts *o)
 {
 	memset(m, 0, sizeof(*m));
 	m->vm = vm;
 	m->a20 = true;
-	if (open_chardevs(m, o) || platform_devices(m, o) || pci_devices(m))
+	if (open_chardevs(m, o) || platform_devices(m, o) || pci_devices(m) ||
+	    ide_devices(m, o))
 		return -1;
 	return 0;
 }
 
 void machine_fini(struct machine *m)
 {
+	/* In-flight block requests complete before the images close. */
+	if (m->ide)
+		ide_free(m->ide);
+	m->ide = NULL;
+	for (int i = 0; i < IDE_SLOTS; i++) {
+		if (m->atapi[i])
+			atapi_free(m->atapi[i]);
+		if (m->blk[i])
+			blk_close(m->blk[i]);
+		m->atapi[i] = NULL;
+		m->blk[i] = NULL;
+	}
 	/* Devices go with the process; the terminal must be restored. */
 	if (m->serial)
 		chardev_close(m->serial);

@@ -11,6 +11,8 @@
 #include "hw/hw.h"
 #include "hw/i440fx.h"
 #include "hw/piix3.h"
+#include "hw/piix_ide.h"
+#include "vmm/drive.h"
 
 struct vm;
 struct chardev;
@@ -21,6 +23,7 @@ struct machine_opts {
 	bool nographic;
 	bool no_reboot;
 	bool testdev;
+	struct drive_config drives;
 };
 
 struct machine {
@@ -38,6 +41,10 @@ struct machine {
 	struct pci_bus *pci;
 	struct i440fx host;
 	struct piix3 isa;
+	struct ide_ctrl *ide;
+	struct piix_ide ide_fn;
+	struct blk *blk[IDE_SLOTS];
+	struct atapi *atapi[IDE_SLOTS];
 	struct chardev *serial, *debugcon;
 	bool a20;
 };

@@ -159,6 +159,24 @@ int main(int argc, char **argv)
 			if (strcmp(a, "testdev"))
 				return fail("unknown device '%s'", a);
 			mo.testdev = true;
+		} else if (!strcmp(o, "-hda") || !strcmp(o, "-hdb") ||
+			   !strcmp(o, "-hdc") || !strcmp(o, "-hdd")) {
+			NEEDARG;
+			if (drive_add_hd(&mo.drives, o[3] - 'a', a, err,
+					 sizeof(err)))
+				return fail("%s", err);
+		} else if (!strcmp(o, "-cdrom")) {
+			NEEDARG;
+			if (drive_add_cdrom(&mo.drives, a, err, sizeof(err)))
+				return fail("%s", err);
+		} else if (!strcmp(o, "-drive")) {
+			NEEDARG;
+			if (drive_parse(&mo.drives, a, err, sizeof(err)))
+				return fail("%s", err);
+		} else if (!strcmp(o, "-boot")) {
+			NEEDARG;
+			if (boot_parse(&mo.drives, a, err, sizeof(err)))
+				return fail("%s", err);
 		} else if (!strcmp(o, "-no-reboot")) {
 			mo.no_reboot = true;
 		} else if (!strcmp(o, "-stats")) {
