@@ -103,13 +103,12 @@ static struct bus_range *access_one(struct bus *b, uint64_t addr, unsigned size,
 			memset(p, 0xff, size);
 		}
 		/* A wide access may still reach a range further up. */
-		struct bus_range *next =
-		    size > 1 ? bus_find(b, addr + size - 1) : NULL;
-		if (!next)
+		size_t i = size > 1 ? lower_bound(b, addr) : b->n;
+		if (i >= b->n || b->r[i].base > addr + size - 1)
 			return NULL;
-		for (unsigned i = 0; i < size; i++)
-			access_one(b, addr + i, 1, write, p + i);
-		return next;
+		for (unsigned k = 0; k < size; k++)
+			access_one(b, addr + k, 1, write, p + k);
+		return &b->r[i];
 	}
 	uint64_t off = addr - r->base;
 	if (off + size > r->len) {

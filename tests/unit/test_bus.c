@@ -150,3 +150,20 @@ Test(guestmem, refuses_non_ram)
 	cr_assert_eq(ram[100], 7);
 	cr_assert_eq(gm_write(&gm, 1 << 20, &x, 1), -1);
 }
+
+Test(bus, wide_access_reaches_device_in_its_middle)
+{
+	struct bus b;
+	struct fake f = {0};
+	bus_init(&b, "port");
+	bus_register(&b, 0x92, 1, &fake_ops, &f, "p92");
+	uint32_t v = 0x00aa0000;
+	bus_access(&b, 0x90, 4, true, &v, 1);
+	cr_assert_eq(f.writes, 1);
+	cr_assert_eq(f.last_val, 0xaa);
+	cr_assert_eq(f.last_off, 0);
+	v = 0;
+	bus_access(&b, 0x90, 4, false, &v, 1);
+	cr_assert_eq(v, 0xff00ffff); /* 0x1000 + 0, low byte */
+	bus_destroy(&b);
+}
