@@ -85,22 +85,32 @@ void dm_dispatch(struct dm *dm, struct ioreq *r, void *buf)
 		trace_req(dm, r, range, buf);
 }
 
-static void slot_ready(evutil_socket_t fd, short what, void *opaque)
+/* Runs every READY slot; returns how many. */
+static int service_slots(struct dm *dm)
 {
-	struct dm *dm = opaque;
-	(void)what;
+	int n = 0;
 	for (unsigned i = 0; i < dm->page.nslots; i++) {
-		if (dm->page.req_evt[i] != fd)
-			continue;
-		ioreq_drain_evt(&dm->page, i);
 		struct ioreq *r = ioreq_claim(&dm->page, i);
 		if (!r)
-			return;
+			continue;
 		dm_lock(dm);
 		dm_dispatch(dm, r, dm->page.slots[i].buf);
 		dm_unlock(dm);
 		ioreq_complete(&dm->page, i);
+		n++;
 	}
+	return n;
+}
+
+/* A request arrived by eventfd: the thread's loop serves it (below). */
+static void slot_ready(evutil_socket_t fd, short what, void *opaque)
+{
+	struct dm *dm = opaque;
+	(void)what;
+	for (unsigned i = 0; i < dm->page.nslots; i++)
+		if (dm->page.req_evt[i] == fd)
+			ioreq_drain_evt(&dm->page, i);
+	dm->kicked = true;
 }
 
 int dm_init(struct dm *dm, enum dm_mode mode, unsigned nvcpus)
@@ -170,15 +180,7 @@ static void poll_loop(struct dm *dm)
 {
 	int64_t last = now_ns();
 	while (!dm->stop) {
-		for (unsigned i = 0; i < dm->page.nslots; i++) {
-			struct ioreq *r = ioreq_claim(&dm->page, i);
-			if (!r)
-				continue;
-			dm_lock(dm);
-			dm_dispatch(dm, r, dm->page.slots[i].buf);
-			dm_unlock(dm);
-			ioreq_complete(&dm->page, i);
-		}
+		service_slots(dm);
 		int64_t t = now_ns();
 		if (t - last > 50000) {
 			event_base_loop(dm->base, EVLOOP_NONBLOCK);
@@ -187,11 +189,50 @@ static void poll_loop(struct dm *dm)
 	}
 }
 
+/*
+ * dm mode: sleep in the event loop until something happens. After a
+ * request, stay awake polling the slots for a while (running the event
+ * loop without blocking every 50 us so timers and backends go on): a guest
+ * doing I/O sends the next request within microseconds, and while dm_awake
+ * is set the vCPU need not signal the eventfd. After clearing dm_awake
+ * look once more, so a request published just before is not left waiting.
+ */
+static void dm_loop(struct dm *dm)
+{
+	while (!dm->stop) {
+		event_base_loop(dm->base, EVLOOP_ONCE);
+		if (!dm->kicked)
+			continue;
+		dm->kicked = false;
+		ioreq_dm_awake(&dm->page, true);
+		int64_t t = now_ns(), until = t + IOREQ_DM_SPIN_NS, last = t;
+		for (int n = 1; !dm->stop; n++) {
+			if (service_slots(dm)) {
+				until = now_ns() + IOREQ_DM_SPIN_NS;
+				continue;
+			}
+			if (n % 64)
+				continue;
+			t = now_ns();
+			if (t > until)
+				break;
+			if (t - last > 50000) {
+				event_base_loop(dm->base, EVLOOP_NONBLOCK);
+				last = t;
+			}
+		}
+		ioreq_dm_awake(&dm->page, false);
+		service_slots(dm);
+	}
+}
+
 static void *dm_thread(void *opaque)
 {
 	struct dm *dm = opaque;
 	if (dm->mode == DM_MODE_POLL)
 		poll_loop(dm);
+	else if (dm->mode == DM_MODE_DM)
+		dm_loop(dm);
 	else
 		while (!dm->stop)
 			event_base_loop(dm->base, EVLOOP_NO_EXIT_ON_EMPTY);

@@ -44,6 +44,7 @@ struct dm {
 	uint64_t floor_mmio_base, floor_mmio_len;
 	pthread_t thread;
 	bool running;
+	bool kicked; /* dm thread only: a request eventfd fired */
 	volatile bool stop;
 };
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -17,7 +18,8 @@
 int ioreq_page_init(struct ioreq_page *p, unsigned nslots, bool poll)
 {
 	memset(p, 0, sizeof(*p));
-	size_t len = (size_t)nslots * sizeof(struct ioreq_slot);
+	size_t len = sizeof(struct ioreq_shared) +
+		     (size_t)nslots * sizeof(struct ioreq_slot);
 	p->nslots = nslots;
 	p->poll = poll;
 	p->memfd = memfd_create("minivmm-ioreq", MFD_CLOEXEC);
@@ -25,12 +27,13 @@ int ioreq_page_init(struct ioreq_page *p, unsigned nslots, bool poll)
 		return -1;
 	if (ftruncate(p->memfd, len) < 0)
 		goto fail;
-	p->slots =
+	p->shared =
 	    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, p->memfd, 0);
-	if (p->slots == MAP_FAILED) {
-		p->slots = NULL;
+	if (p->shared == MAP_FAILED) {
+		p->shared = NULL;
 		goto fail;
 	}
+	p->slots = (struct ioreq_slot *)(p->shared + 1);
 	p->req_evt = calloc(nslots, sizeof(int));
 	p->resp_evt = calloc(nslots, sizeof(int));
 	if (!p->req_evt || !p->resp_evt)
@@ -61,8 +64,10 @@ void ioreq_page_destroy(struct ioreq_page *p)
 	}
 	free(p->req_evt);
 	free(p->resp_evt);
-	if (p->slots)
-		munmap(p->slots, (size_t)p->nslots * sizeof(struct ioreq_slot));
+	if (p->shared)
+		munmap(p->shared,
+		       sizeof(struct ioreq_shared) +
+			   (size_t)p->nslots * sizeof(struct ioreq_slot));
 	if (p->memfd >= 0)
 		close(p->memfd);
 	memset(p, 0, sizeof(*p));
@@ -76,26 +81,52 @@ static void evt_signal(int fd)
 		;
 }
 
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 void ioreq_submit(struct ioreq_page *p, unsigned slot)
 {
 	struct ioreq *r = &p->slots[slot].req;
-	__atomic_store_n(&r->state, IOREQ_READY, __ATOMIC_RELEASE);
-	if (!p->poll)
+	__atomic_store_n(&r->state, IOREQ_READY, __ATOMIC_SEQ_CST);
+	if (!p->poll &&
+	    !__atomic_load_n(&p->shared->dm_awake, __ATOMIC_SEQ_CST))
 		evt_signal(p->req_evt[slot]);
+}
+
+static bool responded(struct ioreq *r)
+{
+	return __atomic_load_n(&r->state, __ATOMIC_SEQ_CST) ==
+	       IOREQ_RESPONSE_READY;
 }
 
 void ioreq_wait(struct ioreq_page *p, unsigned slot)
 {
-	struct ioreq *r = &p->slots[slot].req;
-	while (ioreq_state(r) != IOREQ_RESPONSE_READY) {
-		if (p->poll) {
+	struct ioreq_slot *s = &p->slots[slot];
+	struct ioreq *r = &s->req;
+	if (!p->poll) {
+		/* A device model that is awake answers within microseconds:
+		 * spin for a while before paying for a sleep and a wake-up. */
+		int64_t until = now_ns() + IOREQ_VCPU_SPIN_NS;
+		for (int n = 0; !responded(r); n++) {
 			cpu_relax();
-			continue;
+			if ((n & 63) == 0 && now_ns() > until)
+				break;
 		}
-		uint64_t v;
-		if (read(p->resp_evt[slot], &v, sizeof(v)) < 0 &&
-		    errno != EINTR && errno != EAGAIN)
-			abort(); /* an eventfd we own cannot fail */
+		__atomic_store_n(&s->vcpu_blocked, 1, __ATOMIC_SEQ_CST);
+		while (!responded(r)) {
+			uint64_t v;
+			if (read(p->resp_evt[slot], &v, sizeof(v)) < 0 &&
+			    errno != EINTR && errno != EAGAIN)
+				abort(); /* an eventfd we own cannot fail */
+		}
+		__atomic_store_n(&s->vcpu_blocked, 0, __ATOMIC_RELAXED);
+	} else {
+		while (!responded(r))
+			cpu_relax();
 	}
 	__atomic_store_n(&r->state, IOREQ_NONE, __ATOMIC_RELAXED);
 }
@@ -113,10 +144,15 @@ struct ioreq *ioreq_claim(struct ioreq_page *p, unsigned slot)
 
 void ioreq_complete(struct ioreq_page *p, unsigned slot)
 {
-	struct ioreq *r = &p->slots[slot].req;
-	__atomic_store_n(&r->state, IOREQ_RESPONSE_READY, __ATOMIC_RELEASE);
-	if (!p->poll)
+	struct ioreq_slot *s = &p->slots[slot];
+	__atomic_store_n(&s->req.state, IOREQ_RESPONSE_READY, __ATOMIC_SEQ_CST);
+	if (!p->poll && __atomic_load_n(&s->vcpu_blocked, __ATOMIC_SEQ_CST))
 		evt_signal(p->resp_evt[slot]);
+}
+
+void ioreq_dm_awake(struct ioreq_page *p, bool awake)
+{
+	__atomic_store_n(&p->shared->dm_awake, awake, __ATOMIC_SEQ_CST);
 }
 
 void ioreq_drain_evt(struct ioreq_page *p, unsigned slot)

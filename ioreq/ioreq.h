@@ -7,7 +7,12 @@
  * the slot to NONE. The slots live in one memfd mapping, so the device model
  * could move to another process without a protocol change.
  * Notification is an eventfd each way per slot (the "event channel"), or
- * spinning on the state word in poll mode.
+ * spinning on the state word in poll mode. In eventfd mode each side says
+ * in the shared page whether it is awake (the device model polling the
+ * slots, a vCPU spinning on its response); the other side then skips the
+ * eventfd write, like virtio's notification suppression. Dekker-style:
+ * each side stores its own flag/state and then loads the other's, all
+ * sequentially consistent, so one of them always sees the other.
  */
 #ifndef MINIVMM_IOREQ_H
 #define MINIVMM_IOREQ_H
@@ -45,10 +50,21 @@ struct ioreq {
 
 struct ioreq_slot {
 	struct ioreq req;
+	uint32_t vcpu_blocked; /* the vCPU sleeps on resp_evt */
 	uint8_t buf[IOREQ_BUF_SIZE];
 } __attribute__((aligned(64)));
 
+/* The start of the shared mapping, before the slots. */
+struct ioreq_shared {
+	uint32_t dm_awake; /* the device model is polling the slots */
+} __attribute__((aligned(64)));
+
+/* How long each side spins before it sleeps on its eventfd. */
+#define IOREQ_VCPU_SPIN_NS 30000
+#define IOREQ_DM_SPIN_NS   50000
+
 struct ioreq_page {
+	struct ioreq_shared *shared;
 	struct ioreq_slot *slots;
 	unsigned nslots;
 	int memfd;
@@ -71,6 +87,8 @@ void ioreq_wait(struct ioreq_page *p, unsigned slot);
 struct ioreq *ioreq_claim(struct ioreq_page *p, unsigned slot);
 void ioreq_complete(struct ioreq_page *p, unsigned slot);
 void ioreq_drain_evt(struct ioreq_page *p, unsigned slot);
+/* The device model announces it polls (or no longer polls) the slots. */
+void ioreq_dm_awake(struct ioreq_page *p, bool awake);
 
 static inline uint8_t ioreq_state(const struct ioreq *r)
 {
