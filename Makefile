@@ -48,9 +48,11 @@ demo: minivmm $(B)/tests/guest/hello.bin
 
 FORMAT_SRCS = $(shell cd $(SRCDIR) && git ls-files '*.c' '*.h' 2>/dev/null)
 
-check: check-unit check-guest check-format
+check: check-unit check-cli check-guest check-format
 check-unit: $(B)/unit-tests
 	$(B)/unit-tests --jobs 2
+check-cli: minivmm
+	$(SRCDIR)/tests/cli/run.sh ./minivmm
 check-format:
 	@if command -v clang-format >/dev/null; then \
 		cd $(SRCDIR) && bad=$$(for f in $(FORMAT_SRCS); do \
@@ -64,5 +66,5 @@ format:
 clean:
 	rm -rf $(B) minivmm
 
-.PHONY: all check check-unit check-guest check-format format clean bench demo
+.PHONY: all check check-unit check-cli check-guest check-format format clean bench demo
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
