@@ -516,26 +516,23 @@ static void pit_writeb(struct i8254 *pit, unsigned off, uint8_t v)
 	}
 }
 
-/* ISA splits wider accesses into byte cycles on consecutive ports. */
+/* Byte-wide ports: the bus splits wider accesses (width 1). */
 static uint64_t pit_read(void *dev, uint64_t off, unsigned size)
 {
 	struct i8254 *pit = dev;
-	uint64_t v = 0;
 
+	(void)size;
 	catch_up(pit);
-	for (unsigned i = 0; i < size && i < 8; i++)
-		v |= (uint64_t)(off + i < 4 ? pit_readb(pit, off + i) : 0xff)
-		     << (8 * i);
-	return v;
+	return pit_readb(pit, off);
 }
 
 static void pit_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 {
 	struct i8254 *pit = dev;
 
+	(void)size;
 	catch_up(pit);
-	for (unsigned i = 0; i < size && i < 8 && off + i < 4; i++)
-		pit_writeb(pit, off + i, (uint8_t)(val >> (8 * i)));
+	pit_writeb(pit, off, (uint8_t)val);
 }
 
 static uint64_t port_b_read(void *dev, uint64_t off, unsigned size)
@@ -563,9 +560,10 @@ static void port_b_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 	i8254_set_gate(pit, 2, val & PB_GATE2);
 }
 
-static const struct io_ops pit_ops = {.read = pit_read, .write = pit_write};
-static const struct io_ops port_b_ops = {.read = port_b_read,
-					 .write = port_b_write};
+static const struct io_ops pit_ops = {
+    .read = pit_read, .write = pit_write, .width = 1};
+static const struct io_ops port_b_ops = {
+    .read = port_b_read, .write = port_b_write, .width = 1};
 
 /* ---- public API ---- */
 

@@ -269,44 +269,36 @@ static uint8_t chip_read(struct pic_chip *c, uint64_t off)
 	return c->read_isr ? c->isr : chip_irr(c);
 }
 
-/* The 8259A is byte-wide; a wider access touches consecutive ports. */
+/* The 8259A is byte-wide: the bus splits wider accesses (width 1). */
 static uint64_t pic_io_read(void *dev, uint64_t off, unsigned size)
 {
-	uint64_t v = 0;
-	for (unsigned i = 0; i < size && i < 8; i++) {
-		uint64_t b = off + i < 2 ? chip_read(dev, off + i) : 0xff;
-		v |= b << (8 * i);
-	}
-	return v;
+	(void)size;
+	return chip_read(dev, off);
 }
 
 static void pic_io_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 {
-	for (unsigned i = 0; i < size && i < 8 && off + i < 2; i++)
-		chip_write(dev, off + i, val >> (8 * i));
+	(void)size;
+	chip_write(dev, off, val);
 }
 
-static const struct io_ops pic_ops = {.read = pic_io_read,
-				      .write = pic_io_write};
+static const struct io_ops pic_ops = {
+    .read = pic_io_read, .write = pic_io_write, .width = 1};
 
 static uint64_t elcr_io_read(void *dev, uint64_t off, unsigned size)
 {
-	uint64_t v = 0;
-	for (unsigned i = 0; i < size && i < 8; i++) {
-		uint64_t b = off + i < 2 ? i8259_elcr(dev, off + i) : 0xff;
-		v |= b << (8 * i);
-	}
-	return v;
+	(void)size;
+	return i8259_elcr(dev, off);
 }
 
 static void elcr_io_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 {
-	for (unsigned i = 0; i < size && i < 8 && off + i < 2; i++)
-		i8259_set_elcr(dev, off + i, val >> (8 * i));
+	(void)size;
+	i8259_set_elcr(dev, off, val);
 }
 
-static const struct io_ops elcr_ops = {.read = elcr_io_read,
-				       .write = elcr_io_write};
+static const struct io_ops elcr_ops = {
+    .read = elcr_io_read, .write = elcr_io_write, .width = 1};
 
 uint8_t i8259_elcr(struct i8259 *p, int chip)
 {

@@ -508,25 +508,23 @@ static void port_write_byte(struct mc146818 *s, uint64_t off, uint8_t val)
 	}
 }
 
-/* Wider accesses reach the ports one byte at a time, as on the ISA bus. */
+/* Byte-wide ports: the bus splits wider accesses (width 1). */
 static uint64_t port_read(void *dev, uint64_t off, unsigned size)
 {
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < size && i < 8; i++)
-		v |= (uint64_t)port_read_byte(dev, off + i) << (8 * i);
-	return v;
+	(void)size;
+	return port_read_byte(dev, off);
 }
 
 static void port_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 {
-	for (unsigned i = 0; i < size && i < 8; i++)
-		port_write_byte(dev, off + i, (uint8_t)(val >> (8 * i)));
+	(void)size;
+	port_write_byte(dev, off, (uint8_t)val);
 }
 
 static const struct io_ops mc146818_ops = {
     .read = port_read,
     .write = port_write,
+    .width = 1,
 };
 
 static void update_checksum(struct mc146818 *s)

@@ -373,27 +373,21 @@ static void reg_write(struct uart16550 *u, unsigned off, uint8_t val)
 	}
 }
 
-/* An 8-bit ISA device: wider accesses reach consecutive registers. */
+/* An 8-bit ISA device: the bus splits wider accesses (width 1). */
 static uint64_t uart_read(void *dev, uint64_t off, unsigned size)
 {
-	uint64_t v = 0;
-	for (unsigned i = 0; i < size; i++) {
-		uint64_t b = off + i < UART16550_NR_PORTS
-				 ? reg_read(dev, (unsigned)(off + i))
-				 : 0xff;
-		v |= b << (8 * i);
-	}
-	return v;
+	(void)size;
+	return reg_read(dev, (unsigned)off);
 }
 
 static void uart_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 {
-	for (unsigned i = 0; i < size; i++)
-		if (off + i < UART16550_NR_PORTS)
-			reg_write(dev, (unsigned)(off + i), val >> (8 * i));
+	(void)size;
+	reg_write(dev, (unsigned)off, val);
 }
 
-const struct io_ops uart16550_ops = {.read = uart_read, .write = uart_write};
+const struct io_ops uart16550_ops = {
+    .read = uart_read, .write = uart_write, .width = 1};
 
 struct uart16550 *uart16550_new(struct vclock *clk, const struct irq_chip *irq,
 				int line, struct uart_backend be)

@@ -111,6 +111,12 @@ static struct bus_range *access_one(struct bus *b, uint64_t addr, unsigned size,
 		return &b->r[i];
 	}
 	uint64_t off = addr - r->base;
+	unsigned w = r->ops->width;
+	if (w && size > w && off + size <= r->len) {
+		for (unsigned i = 0; i < size; i += w)
+			access_one(b, addr + i, w, write, p + i);
+		return r;
+	}
 	if (off + size > r->len) {
 		/* Straddles the end of the range: split per byte. */
 		for (unsigned i = 0; i < size; i++)

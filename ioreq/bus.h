@@ -26,6 +26,12 @@ struct io_ops {
 			     uint32_t count);
 	uint32_t (*write_str)(void *dev, uint64_t off, unsigned size,
 			      const void *buf, uint32_t count);
+	/*
+	 * Register width in bytes (0: any). The bus splits wider accesses
+	 * into consecutive accesses of this width, as an ISA bus does for an
+	 * 8-bit device, so byte-wide devices only ever see size == width.
+	 */
+	unsigned width;
 };
 
 struct bus_range {

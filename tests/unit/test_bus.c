@@ -167,3 +167,24 @@ Test(bus, wide_access_reaches_device_in_its_middle)
 	cr_assert_eq(v, 0xff00ffff); /* 0x1000 + 0, low byte */
 	bus_destroy(&b);
 }
+
+static const struct io_ops byte_ops = {
+    .read = fake_read, .write = fake_write, .width = 1};
+
+Test(bus, byte_wide_device_sees_byte_accesses)
+{
+	struct bus b;
+	struct fake f = {0};
+	bus_init(&b, "port");
+	bus_register(&b, 0x40, 4, &byte_ops, &f, "pit");
+	uint32_t v = 0x44332211;
+	bus_access(&b, 0x40, 4, true, &v, 1);
+	cr_assert_eq(f.writes, 4);
+	cr_assert_eq(f.last_size, 1);
+	cr_assert_eq(f.last_off, 3);
+	cr_assert_eq(f.last_val, 0x44);
+	bus_access(&b, 0x42, 2, false, &v, 1);
+	cr_assert_eq(f.reads, 2);
+	cr_assert_eq(v & 0xffff, 0x0302); /* 0x1000 + off, low bytes */
+	bus_destroy(&b);
+}
