@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmm/loader.h"
 #include "vmm/machine.h"
 #include "vmm/vm.h"
 
@@ -15,6 +16,11 @@ static void usage(FILE *f)
 	    "usage: minivmm [options]\n"
 	    "  -m SIZE[K|M|G]        guest RAM (default 128M)\n"
 	    "  -bios FILE            firmware image (mapped below 4 GiB)\n"
+	    "  -kernel FILE          boot a bzImage (64-bit entry) or an ELF\n"
+	    "                        vmlinux (PVH entry) directly, no "
+	    "firmware\n"
+	    "  -initrd FILE          initial ramdisk for -kernel\n"
+	    "  -append STRING        kernel command line for -kernel\n"
 	    "  -cpu MODEL[,+f,-f]    CPU model: minivmm (default) or host\n"
 	    "  -machine [pc,]ioreq=dm|inline|poll|floor,irqchip=user|kernel\n"
 	    "  -nographic            no display; serial on stdio\n"
@@ -104,6 +110,33 @@ static int parse_machine(const char *s, struct vm_config *cfg)
 	return rc;
 }
 
+/* -kernel/-initrd/-append: the kernel is in RAM and the vCPU at its entry
+ * before the machine starts. A -bios given as well is mapped but not run. */
+static int load_kernel(struct vm *vm, const char *kernel, const char *initrd,
+		       const char *append)
+{
+	char e[256];
+	struct boot_ram r = {&vm->gm, vm->ram_low, vm->ram_high};
+	struct boot_args a = {.cmdline = append,
+			      .mptable = vm->cfg.kernel_irqchip};
+	struct boot_entry entry;
+	size_t klen;
+	uint8_t *img = loader_read_file(kernel, "-kernel", &klen, e, sizeof(e));
+	uint8_t *rd = NULL;
+	int rc = -1;
+	if (img && initrd)
+		rd = loader_read_file(initrd, "-initrd", &a.initrd_size, e,
+				      sizeof(e));
+	a.initrd = rd;
+	if (img && (!initrd || rd))
+		rc = loader_load(&r, img, klen, &a, &entry, e, sizeof(e));
+	free(img);
+	free(rd);
+	if (rc)
+		return fail("%s", e);
+	return vm_set_boot_entry(vm, &entry) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct vm_config cfg = {.ram_size = 128ull << 20,
@@ -112,6 +145,7 @@ int main(int argc, char **argv)
 	char err[256];
 	bool stats = false;
 	const char *trace = NULL;
+	const char *kernel = NULL, *initrd = NULL, *append = NULL;
 
 	cpu_model_parse("minivmm", &cfg.cpu, err, sizeof(err));
 	for (int i = 1; i < argc; i++) {
@@ -134,6 +168,15 @@ int main(int argc, char **argv)
 		} else if (!strcmp(o, "-bios")) {
 			NEEDARG;
 			cfg.bios_path = a;
+		} else if (!strcmp(o, "-kernel")) {
+			NEEDARG;
+			kernel = a;
+		} else if (!strcmp(o, "-initrd")) {
+			NEEDARG;
+			initrd = a;
+		} else if (!strcmp(o, "-append")) {
+			NEEDARG;
+			append = a;
 		} else if (!strcmp(o, "-cpu")) {
 			NEEDARG;
 			if (cpu_model_parse(a, &cfg.cpu, err, sizeof(err)))
@@ -146,7 +189,11 @@ int main(int argc, char **argv)
 			mo.nographic = true;
 		} else if (!strcmp(o, "-display")) {
 			NEEDARG;
-			if (strcmp(a, "none") && strcmp(a, "sdl"))
+			if (!strcmp(a, "sdl"))
+				return fail("-display %s: there is no display "
+					    "device yet (use -nographic)",
+					    a);
+			if (strcmp(a, "none"))
 				return fail("unknown display '%s'", a);
 		} else if (!strcmp(o, "-serial")) {
 			NEEDARG;
@@ -203,8 +250,11 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (!cfg.bios_path)
-		return fail("%s", "no firmware: give -bios FILE");
+	if (!cfg.bios_path && !kernel)
+		return fail("%s",
+			    "no firmware: give -bios FILE or -kernel FILE");
+	if (!kernel && (initrd || append))
+		return fail("%s", "-initrd and -append need -kernel");
 	if (cfg.ram_size < (2ull << 20))
 		return fail("%s", "-m: at least 2 MiB of RAM is needed");
 	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
@@ -224,7 +274,10 @@ int main(int argc, char **argv)
 	sigdelset(&sigs, SIGUSR1);
 
 	struct vm vm;
-	if (vm_create(&vm, &cfg) || vm_load_bios(&vm, cfg.bios_path))
+	if (vm_create(&vm, &cfg) ||
+	    (cfg.bios_path && vm_load_bios(&vm, cfg.bios_path)))
+		return 1;
+	if (kernel && load_kernel(&vm, kernel, initrd, append))
 		return 1;
 	if (trace) {
 		vm.dm.trace =
