@@ -160,6 +160,57 @@ done
 grep -qx "BENCH n 2000" <<<"$OUT" || p+=" N not patched;"
 verdict bench-smoke "bench" "" "$p"
 
+# ide: the guest IDE driver on a pattern disk (-hda, made by ide-img) and
+# an ISO (-cdrom) with one pattern file. The guest's capacity and ISO lines
+# must match the host's view, and afterwards the disk must hold exactly
+# what the guest wrote (ide-img verify). Fresh disk for every mode.
+IDE_TESTS="ide-pci ide-signature-ata ide-signature-atapi ide-irq14
+	ide-identify ide-identify-capacity ide-nien ide-pio-read ide-pio-write
+	ide-dma-read ide-dma-write ide-flush ide-lba48-pio ide-lba48-dma
+	ide-read-past-end ide-lba48-past-end ide-dma-past-end
+	atapi-identify-device-aborts ide-irq15 atapi-identify
+	atapi-test-unit-ready atapi-request-sense atapi-read-capacity
+	atapi-iso-pvd atapi-iso-file atapi-read-pio atapi-read-dma
+	atapi-read-past-end"
+ide_setup() {
+	[ -x "$DIR/ide-img" ] || { echo "skip   ide: no $DIR/ide-img"; return 1; }
+	command -v xorriso >/dev/null || { echo "skip   ide: no xorriso"; return 1; }
+	rm -rf "$DIR/ide-iso" && mkdir -p "$DIR/ide-iso" &&
+		"$DIR/ide-img" isofile "$DIR/ide-iso/PATTERN.BIN" &&
+		xorriso -as mkisofs -quiet -V MINIVMM -o "$DIR/ide.iso" \
+			"$DIR/ide-iso" 2>"$LOGS/ide-xorriso.err" || {
+		echo "FAILED ide: cannot make the ISO (see $LOGS/ide-xorriso.err)"
+		failed=$((failed + 1))
+		return 1
+	}
+	ISO_BLOCKS=$(($(stat -c %s "$DIR/ide.iso") / 2048))
+	ISO_LBA=$(xorriso -indev "$DIR/ide.iso" -find /PATTERN.BIN \
+		-exec report_lba -- 2>/dev/null |
+		awk -F, '/^File data lba:/ { gsub(/ /, "", $2); print $2 }')
+}
+if ide_setup; then
+	for mode in ioreq=dm ioreq=inline,irqchip=kernel; do
+		name=ide-$(sed 's/ioreq=//; s/,irqchip=/-/' <<<"$mode")
+		"$DIR/ide-img" disk "$DIR/$name.img"
+		vm "$name" "$DIR/ide.bin" -machine "$mode" \
+			-hda "$DIR/$name.img" -cdrom "$DIR/ide.iso"
+		p=
+		grep -qx DONE <<<"$OUT" || p=" no DONE line;"
+		grep -qx "IDE capacity 8192" <<<"$OUT" || p+=" IDE capacity;"
+		grep -qx "ATAPI capacity $ISO_BLOCKS" <<<"$OUT" ||
+			p+=" ATAPI capacity is not $ISO_BLOCKS;"
+		grep -qx "ATAPI file lba $ISO_LBA size 65536" <<<"$OUT" ||
+			p+=" ISO file not at lba '$ISO_LBA';"
+		if v=$("$DIR/ide-img" verify "$DIR/$name.img"); then
+			echo "$v" >>"$LOG"
+		else
+			p+=" disk image: $(tr '\n' ';' <<<"$v")"
+		fi
+		verdict "$name" "$IDE_TESTS" "" "$p"
+		rm -f "$DIR/$name.img"
+	done
+fi
+
 # Resets: minivmm must exit 0 after the marker (-no-reboot).
 for r in cf9 kbd triple; do
 	vm "reset-$r" "$DIR/reset-$r.bin"
