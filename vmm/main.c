@@ -24,7 +24,7 @@ static void usage(FILE *f)
 	    "  -cpu MODEL[,+f,-f]    CPU model: minivmm (default) or host\n"
 	    "  -machine [pc,]ioreq=dm|inline|poll|floor,irqchip=user|kernel\n"
 	    "  -nographic            no display; serial on stdio\n"
-	    "  -display none|sdl     display backend\n"
+	    "  -display none         no display (there is no VGA yet)\n"
 	    "  -serial DEV           stdio, file:PATH, null, none\n"
 	    "  -debugcon DEV         port 0x402 debug console (default none)\n"
 	    "  -device testdev       do-nothing device for benchmarks\n"
