@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmm/loader.h"
 #include "vmm/vm.h"
 
 #define err(...) (fprintf(stderr, "minivmm: " __VA_ARGS__), -1)
@@ -232,4 +233,52 @@ void vm_kick(struct vm *vm)
 		if (__atomic_load_n(&v->in_run, __ATOMIC_SEQ_CST) && v->thread)
 			pthread_kill(v->thread, SIGUSR1);
 	}
+}
+
+/* --- direct kernel boot ---------------------------------------------- */
+
+static struct kvm_segment flat_seg(uint16_t sel, uint8_t type, bool l)
+{
+	return (struct kvm_segment){.base = 0,
+				    .limit = 0xffffffff,
+				    .selector = sel,
+				    .type = type,
+				    .present = 1,
+				    .dpl = 0,
+				    .db = !l,
+				    .s = 1,
+				    .l = l,
+				    .g = 1};
+}
+
+/* The state the loader's GDT describes (BOOT_GDT in vmm/loader.h): CS
+ * 0x10, data 0x18, TR 0x20; long mode with paging on CR3, or 32-bit flat
+ * protected mode with paging off. Interrupts are off either way. */
+int vm_set_boot_entry(struct vm *vm, const struct boot_entry *e)
+{
+	struct vcpu *v = &vm->vcpus[0];
+	struct kvm_sregs s;
+	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+		return err("KVM_GET_SREGS: %s\n", strerror(errno));
+	bool lm = e->mode == BOOT_LONG64;
+	s.cs = flat_seg(0x10, 0xb, lm);
+	s.ds = s.es = s.fs = s.gs = s.ss = flat_seg(0x18, 0x3, false);
+	s.tr = (struct kvm_segment){
+	    .limit = 0x67, .selector = 0x20, .type = 0xb, .present = 1};
+	s.ldt = (struct kvm_segment){.type = 0x2, .unusable = 1};
+	s.gdt.base = e->gdt_base;
+	s.gdt.limit = e->gdt_limit;
+	s.idt.base = 0;
+	s.idt.limit = 0;
+	s.cr0 = 0x11 | (lm ? 0x80000000u : 0); /* PE, ET (+PG) */
+	s.cr3 = lm ? e->cr3 : 0;
+	s.cr4 = lm ? 0x20 : 0;	 /* PAE */
+	s.efer = lm ? 0x500 : 0; /* LME, LMA */
+	if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0)
+		return err("KVM_SET_SREGS (boot entry): %s\n", strerror(errno));
+	struct kvm_regs r = {
+	    .rip = e->rip, .rsi = e->rsi, .rbx = e->rbx, .rflags = 2};
+	if (ioctl(v->fd, KVM_SET_REGS, &r) < 0)
+		return err("KVM_SET_REGS (boot entry): %s\n", strerror(errno));
+	return 0;
 }

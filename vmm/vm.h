@@ -77,6 +77,10 @@ struct vm {
 int vm_create(struct vm *vm, const struct vm_config *cfg);
 void vm_destroy(struct vm *vm);
 int vm_load_bios(struct vm *vm, const char *path);
+/* Direct kernel boot: the vCPU starts at the loader's entry (vmm/loader.h)
+ * instead of the reset vector. */
+struct boot_entry;
+int vm_set_boot_entry(struct vm *vm, const struct boot_entry *e);
 /* Starts the device model and vCPUs; returns the exit reason. */
 int vm_run(struct vm *vm, const sigset_t *exit_signals);
 
