@@ -289,9 +289,11 @@ int main(int argc, char **argv)
 	if (machine_init(&m, &vm, &mo))
 		return 1;
 	int reason = vm_run(&vm, &sigs);
-	machine_fini(&m);
+	/* Before machine_fini(): devices that unregister their ports there
+	 * (IDE, PCI BARs) would vanish from the per-device table. */
 	if (stats)
 		stats_print(&vm, stderr);
+	machine_fini(&m);
 	if (vm.dm.trace && vm.dm.trace != stderr)
 		fclose(vm.dm.trace);
 	int status = vm.exit_status;
