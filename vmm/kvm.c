@@ -112,6 +112,20 @@ static bool cfg_report(const struct vm *vm)
 	return vm->cfg.report_cpuid;
 }
 
+/* Without an in-kernel irqchip there is no local APIC. Some KVMs (this
+ * project's kvm-pvm host) still start the vCPU with IA32_APIC_BASE enabled
+ * and then show CPUID.1:EDX.APIC whatever the VMM's table says; a guest
+ * kernel then polls a LAPIC that reads all-ones. Clearing the enable bit
+ * (base and BSP kept) makes KVM drop the CPUID bit too. */
+static int hide_lapic(struct vcpu *v)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} m = {.h.nmsrs = 1, .e = {.index = 0x1b, .data = 0xfee00100}};
+	return ioctl(v->fd, KVM_SET_MSRS, &m) == 1 ? 0 : -1;
+}
+
 static int create_vcpu(struct vm *vm, unsigned id)
 {
 	struct vcpu *v = &vm->vcpus[id];
@@ -131,6 +145,9 @@ static int create_vcpu(struct vm *vm, unsigned id)
 	if (cpuid_setup(vm->kvm_fd, v->fd, &vm->cfg.cpu, vm->cfg.kernel_irqchip,
 			id == 0 && cfg_report(vm) ? stderr : NULL))
 		return err("KVM_SET_CPUID2: %s\n", strerror(errno));
+	if (!vm->cfg.kernel_irqchip && hide_lapic(v))
+		return err("cannot disable the local APIC: %s\n",
+			   strerror(errno));
 	/* KVM's reset state is the architectural one: real mode,
 	 * CS=F000 base FFFF0000, IP=FFF0. Make it explicit. */
 	struct kvm_sregs s;
