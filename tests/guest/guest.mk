@@ -12,7 +12,7 @@ GUEST_CFLAGS := -ffreestanding -nostdlib -fno-pic -fno-pie \
 
 # Real-mode programs and protected/long-mode programs.
 GUEST16 := hello serial timer rtc reset-cf9 reset-kbd
-GUEST32 := strio cpuid emul bench reset-triple ide
+GUEST32 := strio cpuid emul bench reset-triple ide bench-ide
 GUEST_BINS := $(patsubst %,$(GB)/%.bin,$(GUEST16) $(GUEST32))
 
 
@@ -53,7 +53,7 @@ $(patsubst %,$(GB)/%.bin,$(GUEST32)): $(GB)/%.bin: $(GUEST_SRC)/guest32.ld \
 $(GB)/timer.bin: $(GB)/timer-irq.o16
 $(GB)/emul.bin: $(GB)/emul-asm.o32 $(GB)/lm.o32 $(GB)/lm-asm.o32
 $(GB)/bench.bin: $(GB)/bench-asm.o32 $(GB)/lm.o32 $(GB)/lm-asm.o32
-$(GB)/ide.bin: $(GB)/ide-drv.o32
+$(GB)/ide.bin $(GB)/bench-ide.bin: $(GB)/ide-drv.o32
 
 # Host helper: TSC frequency for the benchmark table.
 $(GB)/tschz: $(GUEST_SRC)/tschz.c
@@ -70,7 +70,8 @@ guest-images: $(GUEST_BINS)
 check-guest: minivmm $(GUEST_BINS) $(GB)/ide-img
 	$(GUEST_SRC)/run-tests.sh ./minivmm $(GB)
 
-bench: minivmm $(GB)/bench.bin $(GB)/tschz
+bench: minivmm $(GB)/bench.bin $(GB)/bench-ide.bin $(GB)/tschz
 	$(GUEST_SRC)/bench.sh ./minivmm $(GB)
+	$(GUEST_SRC)/bench-ide.sh ./minivmm $(GB)
 
 .PHONY: guest-images check-guest bench

@@ -211,6 +211,26 @@ if ide_setup; then
 	done
 fi
 
+# The IDE benchmark guest with tiny cases and no pauses: does every case
+# run without a failed command. le32 words at 0xFFE0: KiB per case
+# (fast, slow, PIO write), flags 0.
+cp "$DIR/bench-ide.bin" "$DIR/bench-ide-smoke.bin"
+for w in "0 64" "4 16" "8 4" "12 0"; do
+	set -- $w
+	printf "\\x$(printf %02x $(($2 & 255)))\\x$(printf %02x $(($2 >> 8 & 255)))\\x00\\x00" |
+		dd of="$DIR/bench-ide-smoke.bin" bs=1 seek=$((0xFFE0 + $1)) \
+			conv=notrunc status=none
+done
+truncate -s 1M "$DIR/bench-ide-smoke.img"
+vm bench-ide-smoke "$DIR/bench-ide-smoke.bin" -machine ioreq=inline \
+	-hda "$DIR/bench-ide-smoke.img"
+p=
+grep -qx DONE <<<"$OUT" || p=" no DONE line;"
+n=$(grep -c '^IDEBENCH result .* 0$' <<<"$OUT")
+[ "$n" -eq 16 ] || p+=" $n of 16 cases without errors;"
+verdict bench-ide-smoke "bench-ide" "" "$p"
+rm -f "$DIR/bench-ide-smoke.img"
+
 # Resets: minivmm must exit 0 after the marker (-no-reboot).
 for r in cf9 kbd triple; do
 	vm "reset-$r" "$DIR/reset-$r.bin"
