@@ -1,0 +1,33 @@
+# Boot images built from Debian packages, and the tests that boot them.
+# Included by the top Makefile (SRCDIR = source tree, B = build dir).
+#
+#   make iso            images/out/demo.iso (ISOLINUX, cat.c32, kernel, initrd)
+#   make demo-iso       boot it under SeaBIOS, COM1 on this terminal
+#   make check-seabios  the acceptance test (tests/integration/seabios-cd.sh)
+#
+# images/out/ stays in the source tree (gitignored) and survives `make
+# clean`: it holds the kernel package cache, so only the first build needs
+# apt to reach a mirror.
+
+SEABIOS_BIN ?= /usr/share/seabios/bios.bin
+DEMO_ISO := $(SRCDIR)/images/out/demo.iso
+
+$(DEMO_ISO): $(SRCDIR)/images/mkiso.sh $(SRCDIR)/images/isolinux.cfg
+	$(SRCDIR)/images/mkiso.sh $(dir $@)
+
+iso: $(DEMO_ISO)
+
+demo-iso: minivmm $(DEMO_ISO)
+	./minivmm -bios $(SEABIOS_BIN) -cdrom $(DEMO_ISO) -nographic
+
+# Without /dev/kvm the ISO is not even built: nothing could boot it.
+check-seabios: minivmm
+	@if [ -c /dev/kvm ]; then \
+		$(MAKE) --no-print-directory iso && \
+		SEABIOS=$(SEABIOS_BIN) $(SRCDIR)/tests/integration/seabios-cd.sh \
+			./minivmm $(DEMO_ISO); \
+	else echo "SKIP: no /dev/kvm"; fi
+
+check: check-seabios
+
+.PHONY: iso demo-iso check-seabios
