@@ -40,7 +40,8 @@ $(B)/unit-tests: $(UNIT_OBJS) $(B)/libminivmm.a
 	$(CC) $(CFLAGS) -o $@ $^ $(CRITERION_LIBS) $(LDLIBS)
 
 # Guest test programs, guest benchmarks, firmware, images.
--include $(wildcard $(SRCDIR)/tests/guest/guest.mk $(SRCDIR)/bios/bios.mk $(SRCDIR)/images/images.mk)
+-include $(wildcard $(SRCDIR)/tests/guest/guest.mk $(SRCDIR)/bios/bios.mk \
+	$(SRCDIR)/images/images.mk $(SRCDIR)/tests/linux/linux.mk)
 
 # The demo: a guest that greets on the debug port and on COM1, then resets.
 demo: minivmm $(B)/tests/guest/hello.bin
