@@ -103,6 +103,8 @@ static const struct fw_cfg_item *find(const struct fw_cfg *f, uint16_t key)
 /* Replaces the item's contents with a copy of data. */
 static int set_data(struct fw_cfg_item *it, const void *data, uint32_t len)
 {
+	if (len && !data)
+		return -1;
 	uint8_t *copy = malloc(len ? len : 1);
 	if (!copy)
 		return -1;

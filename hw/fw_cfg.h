@@ -67,7 +67,7 @@ void fw_cfg_reset(struct fw_cfg *f);
  * may not be the signature, ID or directory; integers are stored
  * little-endian, as QEMU does. Files get keys from 0x20 in name order, so
  * add them before the guest runs. All return 0, or -1 on a bad key or name,
- * too many files, or no memory.
+ * NULL data with a length, too many files, or no memory.
  */
 int fw_cfg_add_bytes(struct fw_cfg *f, uint16_t key, const void *data,
 		     uint32_t len);

@@ -181,6 +181,9 @@ Test(fw_cfg, file_names_checked_and_replaced)
 	cr_assert_eq(fw_cfg_add_file(e->f, longname, "x", 1), 0);
 	cr_assert_eq(fw_cfg_add_file(e->f, "", "x", 1), -1);
 	cr_assert_eq(fw_cfg_add_file(e->f, NULL, "x", 1), -1);
+	cr_assert_eq(fw_cfg_add_file(e->f, "g", NULL, 1), -1);
+	cr_assert_eq(fw_cfg_add_bytes(e->f, 0x8010, NULL, 4), -1);
+	cr_assert_eq(fw_cfg_add_bytes(e->f, 0x8010, NULL, 0), 0);
 	/* Replacing keeps one entry and updates the directory's size. */
 	cr_assert_eq(fw_cfg_add_file(e->f, "f", "long contents", 13), 0);
 	uint16_t k = fw_cfg_file_key(e->f, "f");
