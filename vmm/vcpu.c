@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "vmm/emulate.h"
+#include "vmm/monitor.h"
 #include "vmm/vm.h"
 
 static __thread struct kvm_run *this_run;
@@ -35,6 +36,75 @@ static bool running(struct vm *vm)
 {
 	return __atomic_load_n(&vm->exit_reason, __ATOMIC_SEQ_CST) ==
 	       VM_RUNNING;
+}
+
+/* ---- stop/cont (the monitor) ---------------------------------------- */
+/*
+ * "stop" parks every vCPU outside KVM_RUN, where its registers may be read
+ * from another thread, and "cont" releases it. A halted vCPU parks inside
+ * its halt, so that cont does not end the guest's HLT early. The state is
+ * per process: main.c runs one VM (it would move into struct vm with two).
+ */
+static struct {
+	int stop;	 /* atomic: park at the next chance */
+	unsigned parked; /* vCPUs parked now, under the dm lock */
+} pause_ctl;
+
+static bool stop_requested(void)
+{
+	return __atomic_load_n(&pause_ctl.stop, __ATOMIC_SEQ_CST);
+}
+
+/* Waits on c (dm lock held once) for at most ms milliseconds. */
+static void wait_ms(pthread_cond_t *c, struct dm *dm, long ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += ms % 1000 * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(c, &dm->lock, &ts);
+}
+
+/* Dm lock held once; returns on cont or when the VM ends. */
+static void park(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	pause_ctl.parked++;
+	pthread_cond_broadcast(&v->wake); /* the monitor waits on it too */
+	while (running(vm) && stop_requested())
+		wait_ms(&v->wake, &vm->dm, 100);
+	pause_ctl.parked--;
+}
+
+int vcpu_pause(struct vm *vm, int timeout_ms)
+{
+	__atomic_store_n(&pause_ctl.stop, 1, __ATOMIC_SEQ_CST);
+	dm_lock(&vm->dm);
+	vm_kick(vm);
+	int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
+	while (pause_ctl.parked < vm->nvcpus && running(vm) && now_ns() < end)
+		wait_ms(&vm->vcpus[0].wake, &vm->dm, 10);
+	int rc = pause_ctl.parked == vm->nvcpus ? 0 : -1;
+	dm_unlock(&vm->dm);
+	return rc;
+}
+
+void vcpu_resume(struct vm *vm)
+{
+	__atomic_store_n(&pause_ctl.stop, 0, __ATOMIC_SEQ_CST);
+	dm_lock(&vm->dm);
+	vm_kick(vm);
+	dm_unlock(&vm->dm);
+}
+
+bool vcpu_paused(struct vm *vm)
+{
+	(void)vm;
+	return stop_requested();
 }
 
 static void handle_io(struct vcpu *v)
@@ -85,6 +155,10 @@ static void halt(struct vcpu *v)
 	bool ifl = v->run->if_flag;
 	dm_lock(&vm->dm);
 	while (running(vm) && !(ifl && vm->intr_pending(vm->intr_opaque))) {
+		if (stop_requested()) {
+			park(v);
+			continue;
+		}
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 100000000;
@@ -346,6 +420,14 @@ void *vcpu_thread(void *opaque)
 
 	while (running(vm)) {
 		__atomic_store_n(&v->in_run, 1, __ATOMIC_SEQ_CST);
+		/* After in_run is set: a stop request made later kicks us. */
+		if (stop_requested()) {
+			__atomic_store_n(&v->in_run, 0, __ATOMIC_SEQ_CST);
+			dm_lock(&vm->dm);
+			park(v);
+			dm_unlock(&vm->dm);
+			continue;
+		}
 		if (!vm->cfg.kernel_irqchip)
 			inject_interrupt(v);
 		if (!running(vm))
