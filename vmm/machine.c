@@ -10,6 +10,7 @@
 
 #include "hw/atapi.h"
 #include "hw/debugcon.h"
+#include "hw/fw_cfg.h"
 #include "hw/ide.h"
 #include "hw/i8042.h"
 #include "hw/i8254.h"
@@ -161,6 +162,14 @@ static int platform_devices(struct machine *m, const struct machine_opts *o)
 	if (!m->rtc || mc146818_attach(m->rtc, io))
 		return err("cannot create the RTC\n");
 	mc146818_set_memory(m->rtc, vm->ram_low, vm->ram_high);
+	/* SeaBIOS reads RAM, CPU count and the boot-menu switch from fw_cfg;
+	 * without it: CMOS, and a 2.5 s wait at "Press ESC for boot menu". */
+	m->fwcfg = fw_cfg_new(&vm->gm);
+	if (!m->fwcfg ||
+	    fw_cfg_pc_defaults(m->fwcfg, vm->ram_low, vm->ram_high, vm->nvcpus,
+			       NULL, 0) ||
+	    fw_cfg_attach(m->fwcfg, io))
+		return err("cannot create fw_cfg\n");
 
 	m->com1 =
 	    uart16550_new(clk, &m->isa_irq, 4,

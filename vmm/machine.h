@@ -32,6 +32,7 @@ struct machine {
 	struct i8259 *pic;	 /* NULL with the kernel irqchip */
 	struct i8254 *pit;	 /* NULL with the kernel irqchip */
 	struct mc146818 *rtc;
+	struct fw_cfg *fwcfg;
 	struct uart16550 *com1;
 	struct i8042 *kbd;
 	struct port92 *port92;

@@ -94,8 +94,8 @@ def run():
                   b"16 MiBytes" in m.group(1))
     t = phase("SeaBIOS drive detection", t)
 
-    # SeaBIOS's own time: the rest of POST, its 2.5 s "Press ESC" wait (no
-    # fw_cfg to turn it off), reading the El Torito boot catalog.
+    # SeaBIOS's own time: the rest of POST (fw_cfg turns its boot menu
+    # wait off) and reading the El Torito boot catalog.
     wait_file(log, rb"Booting from 0000:7c00", 120, deadline, alive)
     t = phase("SeaBIOS to El Torito boot", t)
 
