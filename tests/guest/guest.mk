@@ -1,6 +1,6 @@
 # Guest test programs (tests/guest): freestanding 64 KiB BIOS images run
 # inside minivmm under KVM. Included by the top Makefile, which provides
-# SRCDIR, B and CC. Targets: check-guest, bench, guest-images.
+# SRCDIR, B and CC. Targets: check-guest, check-monitor, bench, guest-images.
 
 GUEST_SRC := $(SRCDIR)/tests/guest
 GB := $(B)/tests/guest
@@ -12,7 +12,7 @@ GUEST_CFLAGS := -ffreestanding -nostdlib -fno-pic -fno-pie \
 
 # Real-mode programs and protected/long-mode programs.
 GUEST16 := hello serial timer rtc reset-cf9 reset-kbd
-GUEST32 := strio cpuid emul bench reset-triple ide bench-ide
+GUEST32 := strio cpuid emul bench reset-triple ide bench-ide cdchange
 GUEST_BINS := $(patsubst %,$(GB)/%.bin,$(GUEST16) $(GUEST32))
 
 
@@ -53,7 +53,7 @@ $(patsubst %,$(GB)/%.bin,$(GUEST32)): $(GB)/%.bin: $(GUEST_SRC)/guest32.ld \
 $(GB)/timer.bin: $(GB)/timer-irq.o16
 $(GB)/emul.bin: $(GB)/emul-asm.o32 $(GB)/lm.o32 $(GB)/lm-asm.o32
 $(GB)/bench.bin: $(GB)/bench-asm.o32 $(GB)/lm.o32 $(GB)/lm-asm.o32
-$(GB)/ide.bin $(GB)/bench-ide.bin: $(GB)/ide-drv.o32
+$(GB)/ide.bin $(GB)/bench-ide.bin $(GB)/cdchange.bin: $(GB)/ide-drv.o32
 
 # Host helper: TSC frequency for the benchmark table.
 $(GB)/tschz: $(GUEST_SRC)/tschz.c
@@ -70,8 +70,12 @@ guest-images: $(GUEST_BINS)
 check-guest: minivmm $(GUEST_BINS) $(GB)/ide-img
 	$(GUEST_SRC)/run-tests.sh ./minivmm $(GB)
 
+# The monitor changing the CD under a running guest (unix socket).
+check-monitor: minivmm $(GB)/cdchange.bin
+	$(SRCDIR)/tests/integration/monitor-cd.sh ./minivmm $(GB)
+
 bench: minivmm $(GB)/bench.bin $(GB)/bench-ide.bin $(GB)/tschz
 	$(GUEST_SRC)/bench.sh ./minivmm $(GB)
 	$(GUEST_SRC)/bench-ide.sh ./minivmm $(GB)
 
-.PHONY: guest-images check-guest bench
+.PHONY: guest-images check-guest check-monitor bench
