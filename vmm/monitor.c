@@ -464,7 +464,11 @@ static int swap_medium(struct machine *m, int i, struct blk *medium, bool force)
 {
 	dm_lock(&m->vm->dm);
 	struct blk *old = m->blk[i];
-	int rc = atapi_set_medium(m->atapi[i], medium, force);
+	/* Ejecting an empty drive (the guest ejected the disc) only closes
+	 * the image it left behind: no new UNIT ATTENTION, no lock check. */
+	int rc = !medium && !atapi_medium(m->atapi[i])
+		     ? 0
+		     : atapi_set_medium(m->atapi[i], medium, force);
 	if (rc == 0)
 		m->blk[i] = medium;
 	dm_unlock(&m->vm->dm);

@@ -10,7 +10,10 @@
 #   - after the guest unlocks, change ide1-cd0 new.iso: the guest sees
 #     UNIT ATTENTION 28/00 and READ CAPACITY gives new.iso's size;
 #   - system_reset starts a fresh minivmm (same command line, old.iso
-#     again, a new socket), and quit ends it with status 0.
+#     again, a new socket), and quit ends it with status 0;
+#   - on a terminal (a pty) with -monitor stdio, COM1 and the monitor share
+#     it: Ctrl-A c switches, the monitor echoes and edits, the same change
+#     reaches the guest, and q ends minivmm.
 #
 # usage: monitor-cd.sh [MINIVMM [GUEST_DIR]]
 #   defaults: ./minivmm and build/tests/guest of this tree.
@@ -58,7 +61,7 @@ export TIMEOUT="${MONITOR_CD_TIMEOUT:-120}"
 export PYTHONPATH="$here" PYTHONDONTWRITEBYTECODE=1
 
 python3 - <<'EOF'
-import os, random, re, select, signal, socket, sys, time
+import os, pty, random, re, select, signal, socket, sys, time
 from console import Console, Checks, Timeout, file_tail
 
 env = os.environ
@@ -235,9 +238,92 @@ def run():
     mon.close()
 
 
+class Pty:
+    """minivmm on a pseudo-terminal: raw mode and Ctrl-A escapes on."""
+
+    def __init__(self, argv):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.execv(argv[0], argv)
+        self.buf = b""
+        self.log = open(os.path.join(work, "pty.log"), "wb")
+
+    def expect(self, pattern, timeout=30.0):
+        rx = re.compile(pattern)
+        end = min(time.monotonic() + timeout, deadline)
+        while True:
+            m = rx.search(self.buf)
+            if m:
+                self.buf = self.buf[m.end():]
+                return m
+            left = end - time.monotonic()
+            if left <= 0:
+                raise Timeout("pty: no %r; got %r" % (pattern,
+                                                      self.buf[-200:]))
+            r, _, _ = select.select([self.fd], [], [], left)
+            try:
+                data = os.read(self.fd, 4096) if r else b""
+            except OSError:
+                data = b""
+            if r and not data:
+                raise Timeout("pty: minivmm ended before %r" % pattern)
+            self.buf += data
+            self.log.write(data)
+
+    def send(self, data):
+        os.write(self.fd, data)
+
+    def wait(self, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.pid = 0
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.05)
+        return None
+
+    def kill(self):
+        if self.pid:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = 0
+
+
+def run_pty():
+    args = argv[:argv.index("-monitor")] + ["-monitor", "stdio"]
+    args += env.get("MONITOR_CD_ARGS", "").split()
+    print("monitor-cd (pty): " + " ".join(args))
+    t = Pty(args)
+    try:
+        t.expect(rb"CD locked\r\n")
+        t.send(b"\x01c")
+        t.expect(rb"minivmm monitor[^\n]*\n\(minivmm\) ")
+        t.send(b"info blox\x7fck\r")
+        m = t.expect(rb"(?s)info blox\x08 \x08ck\r\n(.*?)\(minivmm\) ")
+        checks.check("pty: Ctrl-A c opens the monitor; echo and backspace",
+                     old_iso.encode() in m.group(1), repr(m.group(1)))
+        t.send(b"\x01c")  # back to COM1: 'u' goes to the guest
+        t.send(b"u")
+        t.expect(rb"CD unlocked")
+        t.send(b"\x01c")
+        t.expect(rb"\(minivmm\) ")
+        t.send(b"change ide1-cd0 " + new_iso.encode() + b"\r")
+        m = t.expect(rb"CD capacity (\d+)\r?\n")
+        checks.check("pty: change through the shared console reaches the "
+                     "guest", m.group(1) == b"124", m.group(1).decode())
+        t.send(b"q\r")
+        status = t.wait()
+        checks.check("pty: q ends minivmm with status 0", status == 0,
+                     "status %s" % status)
+    finally:
+        t.kill()
+
+
 try:
     try:
         run()
+        run_pty()
     except Timeout as e:
         checks.check("timed wait", False, str(e))
 finally:

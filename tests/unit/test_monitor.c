@@ -554,6 +554,20 @@ Test(monitor, socket_change_eject_on_real_drive, .init = rig_setup,
 	close(fd);
 }
 
+Test(monitor, eject_after_guest_eject_closes_image, .init = rig_setup,
+     .fini = rig_teardown, .timeout = 30)
+{
+	int fd = connect_sock();
+	until_prompt(fd, 3000);
+	cr_assert_eq(guest_cdb(0x1b, 0x02, NULL), 0); /* START STOP: eject */
+	cr_assert(strstr(cmd(fd, "info block\n"), "ide1-cd0: [not inserted]"));
+	cr_assert_not_null(rig.m.blk[2]); /* still open, the guest let go */
+	cr_assert_str_eq(cmd(fd, "eject ide1-cd0\n"), "(minivmm) ");
+	cr_assert_null(rig.m.blk[2]);
+	cr_assert_eq(guest_cdb(0x00, 0, NULL), SENSE_NOT_READY); /* no UA */
+	close(fd);
+}
+
 Test(monitor, socket_status_registers_quit_without_vcpu, .init = rig_setup,
      .fini = rig_teardown, .timeout = 30)
 {
