@@ -49,7 +49,7 @@ demo: minivmm $(B)/tests/guest/hello.bin
 
 FORMAT_SRCS = $(shell cd $(SRCDIR) && git ls-files '*.c' '*.h' 2>/dev/null)
 
-check: check-unit check-cli check-guest check-format
+check: check-unit check-cli check-guest check-monitor check-format
 check-unit: $(B)/unit-tests
 	$(B)/unit-tests --jobs 2
 check-cli: minivmm

@@ -996,3 +996,13 @@ void atapi_reset(struct atapi *a)
 	a->sense_key = SENSE_NONE;
 	a->asc = ASC_NONE;
 }
+
+bool atapi_locked(const struct atapi *a)
+{
+	return a->locked;
+}
+
+bool atapi_tray_open(const struct atapi *a)
+{
+	return a->tray_open;
+}

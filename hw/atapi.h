@@ -60,6 +60,9 @@ void atapi_read_failed(struct atapi *a, int err);
 /* Sense key of the last CHECK CONDITION (for the ATA error register's
  * upper nibble). */
 uint8_t atapi_sense_key(const struct atapi *a);
+/* The guest's PREVENT MEDIUM REMOVAL state, and whether it ejected. */
+bool atapi_locked(const struct atapi *a);
+bool atapi_tray_open(const struct atapi *a);
 /* Drive reset (ATAPI soft reset / DEVICE RESET): sense cleared, medium
  * and lock kept. */
 void atapi_reset(struct atapi *a);

@@ -23,6 +23,7 @@
 #include "hw/testdev.h"
 #include "hw/uart16550.h"
 #include "vmm/chardev.h"
+#include "vmm/monitor.h"
 #include "vmm/vm.h"
 
 #define err(...) (fprintf(stderr, "minivmm: " __VA_ARGS__), -1)
@@ -101,6 +102,8 @@ static void uart_rx_ready(void *opaque)
 static size_t serial_rx(void *opaque, const uint8_t *buf, size_t n)
 {
 	struct machine *m = opaque;
+	if (monitor_active(m->monitor)) /* Ctrl-A c gave it the console */
+		return monitor_input(m->monitor, buf, n);
 	dm_lock(&m->vm->dm);
 	size_t took = uart16550_receive(m->com1, buf, n);
 	dm_unlock(&m->vm->dm);
@@ -114,6 +117,12 @@ static void serial_quit(void *opaque)
 	vm_request_exit(m->vm, VM_QUIT, 0);
 }
 
+static void serial_monitor(void *opaque)
+{
+	struct machine *m = opaque;
+	monitor_toggle(m->monitor);
+}
+
 static int open_chardevs(struct machine *m, const struct machine_opts *o)
 {
 	char e[256];
@@ -122,8 +131,8 @@ static int open_chardevs(struct machine *m, const struct machine_opts *o)
 		    chardev_open(o->serial, m->vm->dm.base, e, sizeof(e));
 		if (!m->serial)
 			return err("-serial: %s\n", e);
-		chardev_set_handlers(m->serial, serial_rx, serial_quit, NULL,
-				     m);
+		chardev_set_handlers(m->serial, serial_rx, serial_quit,
+				     serial_monitor, m);
 	}
 	if (strcmp(o->debugcon, "none")) {
 		m->debugcon =

@@ -16,6 +16,7 @@
 
 struct vm;
 struct chardev;
+struct monitor;
 
 struct machine_opts {
 	const char *serial;   /* chardev spec for COM1 */
@@ -47,6 +48,7 @@ struct machine {
 	struct blk *blk[IDE_SLOTS];
 	struct atapi *atapi[IDE_SLOTS];
 	struct chardev *serial, *debugcon;
+	struct monitor *monitor; /* -monitor; set by main after machine_init */
 	bool a20;
 };
 

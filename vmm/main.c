@@ -8,6 +8,7 @@
 
 #include "vmm/loader.h"
 #include "vmm/machine.h"
+#include "vmm/monitor.h"
 #include "vmm/vm.h"
 
 static void usage(FILE *f)
@@ -27,6 +28,8 @@ static void usage(FILE *f)
 	    "  -display none         no display (there is no VGA yet)\n"
 	    "  -serial DEV           stdio, file:PATH, null, none\n"
 	    "  -debugcon DEV         port 0x402 debug console (default none)\n"
+	    "  -monitor DEV          stdio, unix:PATH,server,nowait, none\n"
+	    "                        (default: shares COM1's stdio, Ctrl-A c)\n"
 	    "  -device testdev       do-nothing device for benchmarks\n"
 	    "  -hda/-hdb/-hdc/-hdd FILE  IDE disk image (raw)\n"
 	    "  -cdrom FILE           ISO image on the secondary master\n"
@@ -150,6 +153,7 @@ int main(int argc, char **argv)
 	char err[256];
 	bool stats = false;
 	const char *trace = NULL;
+	const char *monitor = NULL;
 	const char *kernel = NULL, *initrd = NULL, *append = NULL;
 
 	cpu_model_parse("minivmm", &cfg.cpu, err, sizeof(err));
@@ -203,6 +207,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(o, "-serial")) {
 			NEEDARG;
 			mo.serial = a;
+		} else if (!strcmp(o, "-monitor")) {
+			NEEDARG;
+			monitor = a;
 		} else if (!strcmp(o, "-debugcon")) {
 			NEEDARG;
 			mo.debugcon = a;
@@ -293,7 +300,15 @@ int main(int argc, char **argv)
 	struct machine m;
 	if (machine_init(&m, &vm, &mo))
 		return 1;
+	/* As QEMU's -nographic: COM1 on stdio shares it with the monitor. */
+	if (!monitor)
+		monitor = strcmp(mo.serial, "stdio") ? "none" : "stdio";
+	m.monitor = monitor_new(&m, monitor, err, sizeof(err));
+	if (!m.monitor && err[0])
+		return fail("%s", err);
 	int reason = vm_run(&vm, &sigs);
+	monitor_free(m.monitor); /* before the drives close */
+	m.monitor = NULL;
 	/* Before machine_fini(): devices that unregister their ports there
 	 * (IDE, PCI BARs) would vanish from the per-device table. */
 	if (stats)

