@@ -42,17 +42,11 @@ static bool running(struct vm *vm)
 /*
  * "stop" parks every vCPU outside KVM_RUN, where its registers may be read
  * from another thread, and "cont" releases it. A halted vCPU parks inside
- * its halt, so that cont does not end the guest's HLT early. The state is
- * per process: main.c runs one VM (it would move into struct vm with two).
+ * its halt, so that cont does not end the guest's HLT early.
  */
-static struct {
-	int stop;	 /* atomic: park at the next chance */
-	unsigned parked; /* vCPUs parked now, under the dm lock */
-} pause_ctl;
-
-static bool stop_requested(void)
+static bool stop_requested(struct vm *vm)
 {
-	return __atomic_load_n(&pause_ctl.stop, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&vm->pause_stop, __ATOMIC_SEQ_CST);
 }
 
 /* Waits on c (dm lock held once) for at most ms milliseconds. */
@@ -73,29 +67,29 @@ static void wait_ms(pthread_cond_t *c, struct dm *dm, long ms)
 static void park(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
-	pause_ctl.parked++;
+	vm->paused++;
 	pthread_cond_broadcast(&v->wake); /* the monitor waits on it too */
-	while (running(vm) && stop_requested())
+	while (running(vm) && stop_requested(vm))
 		wait_ms(&v->wake, &vm->dm, 100);
-	pause_ctl.parked--;
+	vm->paused--;
 }
 
 int vcpu_pause(struct vm *vm, int timeout_ms)
 {
-	__atomic_store_n(&pause_ctl.stop, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&vm->pause_stop, 1, __ATOMIC_SEQ_CST);
 	dm_lock(&vm->dm);
 	vm_kick(vm);
 	int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
-	while (pause_ctl.parked < vm->nvcpus && running(vm) && now_ns() < end)
+	while (vm->paused < vm->nvcpus && running(vm) && now_ns() < end)
 		wait_ms(&vm->vcpus[0].wake, &vm->dm, 10);
-	int rc = pause_ctl.parked == vm->nvcpus ? 0 : -1;
+	int rc = vm->paused == vm->nvcpus ? 0 : -1;
 	dm_unlock(&vm->dm);
 	return rc;
 }
 
 void vcpu_resume(struct vm *vm)
 {
-	__atomic_store_n(&pause_ctl.stop, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&vm->pause_stop, 0, __ATOMIC_SEQ_CST);
 	dm_lock(&vm->dm);
 	vm_kick(vm);
 	dm_unlock(&vm->dm);
@@ -103,8 +97,7 @@ void vcpu_resume(struct vm *vm)
 
 bool vcpu_paused(struct vm *vm)
 {
-	(void)vm;
-	return stop_requested();
+	return stop_requested(vm);
 }
 
 static void handle_io(struct vcpu *v)
@@ -155,7 +148,7 @@ static void halt(struct vcpu *v)
 	bool ifl = v->run->if_flag;
 	dm_lock(&vm->dm);
 	while (running(vm) && !(ifl && vm->intr_pending(vm->intr_opaque))) {
-		if (stop_requested()) {
+		if (stop_requested(vm)) {
 			park(v);
 			continue;
 		}
@@ -421,7 +414,7 @@ void *vcpu_thread(void *opaque)
 	while (running(vm)) {
 		__atomic_store_n(&v->in_run, 1, __ATOMIC_SEQ_CST);
 		/* After in_run is set: a stop request made later kicks us. */
-		if (stop_requested()) {
+		if (stop_requested(vm)) {
 			__atomic_store_n(&v->in_run, 0, __ATOMIC_SEQ_CST);
 			dm_lock(&vm->dm);
 			park(v);

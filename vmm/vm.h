@@ -69,6 +69,10 @@ struct vm {
 	bool (*intr_pending)(void *opaque);
 	int (*intr_ack)(void *opaque);
 	void *intr_opaque;
+	/* The monitor's stop/cont: vCPUs park outside KVM_RUN while
+	 * pause_stop (atomic) is set; paused counts them (dm lock). */
+	int pause_stop;
+	unsigned paused;
 	/* Emulation-assist counters. */
 	uint64_t emulated;
 };
