@@ -262,11 +262,11 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (!kernel && (initrd || append))
+		return fail("%s", "-initrd and -append need -kernel");
 	if (!cfg.bios_path && !kernel)
 		return fail("%s",
 			    "no firmware: give -bios FILE or -kernel FILE");
-	if (!kernel && (initrd || append))
-		return fail("%s", "-initrd and -append need -kernel");
 	if (cfg.ram_size < (2ull << 20))
 		return fail("%s", "-m: at least 2 MiB of RAM is needed");
 	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
