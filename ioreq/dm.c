@@ -179,8 +179,9 @@ void dm_destroy(struct dm *dm)
 static void poll_loop(struct dm *dm)
 {
 	int64_t last = now_ns();
-	while (!dm->stop) {
-		service_slots(dm);
+	for (unsigned n = 0; !dm->stop; n++) {
+		if (!service_slots(dm))
+			ioreq_relax(n);
 		int64_t t = now_ns();
 		if (t - last > 50000) {
 			event_base_loop(dm->base, EVLOOP_NONBLOCK);
@@ -206,11 +207,12 @@ static void dm_loop(struct dm *dm)
 		dm->kicked = false;
 		ioreq_dm_awake(&dm->page, true);
 		int64_t t = now_ns(), until = t + IOREQ_DM_SPIN_NS, last = t;
-		for (int n = 1; !dm->stop; n++) {
+		for (unsigned n = 1; !dm->stop; n++) {
 			if (service_slots(dm)) {
 				until = now_ns() + IOREQ_DM_SPIN_NS;
 				continue;
 			}
+			ioreq_relax(n);
 			if (n % 64)
 				continue;
 			t = now_ns();

@@ -9,12 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#define cpu_relax() __builtin_ia32_pause()
-#else
-#define cpu_relax() ((void)0)
-#endif
-
 int ioreq_page_init(struct ioreq_page *p, unsigned nslots, bool poll)
 {
 	memset(p, 0, sizeof(*p));
@@ -111,8 +105,8 @@ void ioreq_wait(struct ioreq_page *p, unsigned slot)
 		/* A device model that is awake answers within microseconds:
 		 * spin for a while before paying for a sleep and a wake-up. */
 		int64_t until = now_ns() + IOREQ_VCPU_SPIN_NS;
-		for (int n = 0; !responded(r); n++) {
-			cpu_relax();
+		for (unsigned n = 0; !responded(r); n++) {
+			ioreq_relax(n);
 			if ((n & 63) == 0 && now_ns() > until)
 				break;
 		}
@@ -125,8 +119,8 @@ void ioreq_wait(struct ioreq_page *p, unsigned slot)
 		}
 		__atomic_store_n(&s->vcpu_blocked, 0, __ATOMIC_RELAXED);
 	} else {
-		while (!responded(r))
-			cpu_relax();
+		for (unsigned n = 0; !responded(r); n++)
+			ioreq_relax(n);
 	}
 	__atomic_store_n(&r->state, IOREQ_NONE, __ATOMIC_RELAXED);
 }

@@ -17,6 +17,7 @@
 #ifndef MINIVMM_IOREQ_H
 #define MINIVMM_IOREQ_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -89,6 +90,20 @@ void ioreq_complete(struct ioreq_page *p, unsigned slot);
 void ioreq_drain_evt(struct ioreq_page *p, unsigned slot);
 /* The device model announces it polls (or no longer polls) the slots. */
 void ioreq_dm_awake(struct ioreq_page *p, bool awake);
+
+/*
+ * One turn of a spin-wait: a pause, and every 64 turns a sched_yield() so
+ * that a spinner sharing a core with the thread it waits for (more busy
+ * threads than cores) lets that thread run instead of burning its slice.
+ */
+static inline void ioreq_relax(unsigned n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+	if ((n & 63) == 63)
+		sched_yield();
+}
 
 static inline uint8_t ioreq_state(const struct ioreq *r)
 {
