@@ -36,6 +36,7 @@
  * refused as an invalid command), asynchronous event notification, power
  * conditions (accepted and ignored).
  */
+#include "ioreq/bytes.h"
 #include "hw/atapi.h"
 
 #include <stdlib.h>
@@ -97,36 +98,6 @@ typedef void (*atapi_handler)(struct atapi *a, const uint8_t *cdb,
 
 /* ---- byte helpers ---- */
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get24(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
 /* 32-bit LBA fields cannot express more; only absurd images get here. */
 static uint32_t clamp32(uint64_t v)
 {
@@ -155,7 +126,7 @@ static void put_addr(uint8_t *p, uint64_t lba, bool msf)
 		p[0] = 0;
 		lba_to_msf(p + 1, lba);
 	} else {
-		put32(p, clamp32(lba));
+		put_be(p, 4, clamp32(lba));
 	}
 }
 
@@ -287,7 +258,7 @@ static void cmd_inquiry(struct atapi *a, const uint8_t *cdb,
 			return;
 		}
 	}
-	reply(a, res, len, get16(cdb + 3));
+	reply(a, res, len, get_be(cdb + 3, 2));
 }
 
 /* ---- MODE SENSE ---- */
@@ -320,8 +291,8 @@ static uint32_t page_cd_params(struct atapi *a, uint8_t *p, int pc)
 	(void)a;
 	if (pc != PC_CHANGEABLE) {
 		p[3] = 0x0d; /* inactivity timer multiplier: 8 min */
-		put16(p + 4, CD_SECS_PER_MIN);
-		put16(p + 6, CD_FRAMES_PER_SEC);
+		put_be(p + 4, 2, CD_SECS_PER_MIN);
+		put_be(p + 6, 2, CD_FRAMES_PER_SEC);
 	}
 	return n;
 }
@@ -338,10 +309,10 @@ static uint32_t page_capabilities(struct atapi *a, uint8_t *p, int pc)
 	p[6] = 0x20 | 0x08 | 0x01; /* tray loader, eject, lock supported */
 	if (a->locked && pc == PC_CURRENT)
 		p[6] |= 0x02; /* lock state */
-	put16(p + 8, READ_SPEED_MAX);
-	put16(p + 10, VOLUME_LEVELS);
-	put16(p + 12, BUFFER_SIZE_KB);
-	put16(p + 14, pc == PC_CURRENT ? a->read_speed : READ_SPEED_MAX);
+	put_be(p + 8, 2, READ_SPEED_MAX);
+	put_be(p + 10, 2, VOLUME_LEVELS);
+	put_be(p + 12, 2, BUFFER_SIZE_KB);
+	put_be(p + 14, 2, pc == PC_CURRENT ? a->read_speed : READ_SPEED_MAX);
 	return n;
 }
 
@@ -396,9 +367,9 @@ static void mode_sense(struct atapi *a, const uint8_t *cdb,
 	/* No block descriptors (MMC drives return none; DBD is moot). */
 	memset(a->buf, 0, hdr);
 	if (ten) {
-		put16(a->buf, hdr + n - 2);
+		put_be(a->buf, 2, hdr + n - 2);
 		a->buf[2] = medium_type(a);
-		reply(a, res, hdr + n, get16(cdb + 7));
+		reply(a, res, hdr + n, get_be(cdb + 7, 2));
 	} else {
 		a->buf[0] = hdr + n - 1;
 		a->buf[1] = medium_type(a);
@@ -426,7 +397,7 @@ static void cmd_mode_sense10(struct atapi *a, const uint8_t *cdb,
 static void cmd_mode_select(struct atapi *a, const uint8_t *cdb,
 			    struct atapi_result *res)
 {
-	uint16_t len = cdb[0] == 0x15 ? cdb[4] : get16(cdb + 7);
+	uint16_t len = cdb[0] == 0x15 ? cdb[4] : get_be(cdb + 7, 2);
 
 	if (len == 0)
 		good(a, res);
@@ -478,8 +449,8 @@ static void cmd_read_capacity(struct atapi *a, const uint8_t *cdb,
 			      struct atapi_result *res)
 {
 	(void)cdb;
-	put32(a->buf, clamp32(a->nblocks - 1));
-	put32(a->buf + 4, ATAPI_BLOCK_SIZE);
+	put_be(a->buf, 4, clamp32(a->nblocks - 1));
+	put_be(a->buf + 4, 4, ATAPI_BLOCK_SIZE);
 	reply(a, res, 8, 8);
 }
 
@@ -502,13 +473,13 @@ static void start_read(struct atapi *a, struct atapi_result *res, uint64_t lba,
 static void cmd_read10(struct atapi *a, const uint8_t *cdb,
 		       struct atapi_result *res)
 {
-	start_read(a, res, get32(cdb + 2), get16(cdb + 7));
+	start_read(a, res, get_be(cdb + 2, 4), get_be(cdb + 7, 2));
 }
 
 static void cmd_read12(struct atapi *a, const uint8_t *cdb,
 		       struct atapi_result *res)
 {
-	start_read(a, res, get32(cdb + 2), get32(cdb + 6));
+	start_read(a, res, get_be(cdb + 2, 4), get_be(cdb + 6, 4));
 }
 
 /*
@@ -538,13 +509,13 @@ static void cmd_read_cd(struct atapi *a, const uint8_t *cdb,
 		invalid_field(a, res);
 		return;
 	}
-	start_read(a, res, get32(cdb + 2), get24(cdb + 6));
+	start_read(a, res, get_be(cdb + 2, 4), get_be(cdb + 6, 3));
 }
 
 static void cmd_seek(struct atapi *a, const uint8_t *cdb,
 		     struct atapi_result *res)
 {
-	if (get32(cdb + 2) >= a->nblocks)
+	if (get_be(cdb + 2, 4) >= a->nblocks)
 		fail(a, res, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 	else
 		good(a, res);
@@ -646,8 +617,8 @@ static void cmd_read_toc(struct atapi *a, const uint8_t *cdb,
 		invalid_field(a, res);
 		return;
 	}
-	put16(a->buf, n - 2);
-	reply(a, res, n, get16(cdb + 7));
+	put_be(a->buf, 2, n - 2);
+	reply(a, res, n, get_be(cdb + 7, 2));
 }
 
 /* ---- READ SUBCHANNEL: current position only; no MCN/ISRC recorded ---- */
@@ -683,8 +654,8 @@ static void cmd_read_subchannel(struct atapi *a, const uint8_t *cdb,
 			n = 24;
 		}
 	}
-	put16(b + 2, n - 4);
-	reply(a, res, n, get16(cdb + 7));
+	put_be(b + 2, 2, n - 4);
+	reply(a, res, n, get_be(cdb + 7, 2));
 }
 
 /* ---- GET CONFIGURATION ---- */
@@ -710,18 +681,18 @@ static void feature_body(struct atapi *a, uint8_t *p, uint16_t code)
 {
 	switch (code) {
 	case 0x0000:
-		put16(p, PROFILE_CD_ROM);
+		put_be(p, 2, PROFILE_CD_ROM);
 		p[2] = medium_present(a);
 		break;
 	case 0x0001:
-		put32(p, 2); /* physical interface: ATAPI */
+		put_be(p, 4, 2); /* physical interface: ATAPI */
 		break;
 	case 0x0003:
 		p[0] = 0x20 | 0x08 | 0x01; /* tray, eject, lock supported */
 		break;
 	case 0x0010:
-		put32(p, ATAPI_BLOCK_SIZE);
-		put16(p + 4, 1); /* blocking */
+		put_be(p, 4, ATAPI_BLOCK_SIZE);
+		put_be(p + 4, 2, 1); /* blocking */
 		break;
 	}
 }
@@ -730,7 +701,7 @@ static void cmd_get_configuration(struct atapi *a, const uint8_t *cdb,
 				  struct atapi_result *res)
 {
 	uint8_t rt = cdb[1] & 3;
-	uint16_t sfn = get16(cdb + 2);
+	uint16_t sfn = get_be(cdb + 2, 2);
 	uint8_t *b = a->buf;
 	uint32_t n = 8;
 
@@ -739,7 +710,7 @@ static void cmd_get_configuration(struct atapi *a, const uint8_t *cdb,
 		return;
 	}
 	memset(b, 0, 128);
-	put16(b + 6, medium_present(a) ? PROFILE_CD_ROM : 0);
+	put_be(b + 6, 2, medium_present(a) ? PROFILE_CD_ROM : 0);
 	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++) {
 		const struct feature *f = &features[i];
 		bool current = !f->needs_medium || medium_present(a);
@@ -748,14 +719,14 @@ static void cmd_get_configuration(struct atapi *a, const uint8_t *cdb,
 			continue;
 		if (rt == 1 && !current)
 			continue;
-		put16(b + n, f->code);
+		put_be(b + n, 2, f->code);
 		b[n + 2] = f->version << 2 | f->persistent << 1 | current;
 		b[n + 3] = f->len;
 		feature_body(a, b + n + 4, f->code);
 		n += 4 + f->len;
 	}
-	put32(b, n - 4);
-	reply(a, res, n, get16(cdb + 7));
+	put_be(b, 4, n - 4);
+	reply(a, res, n, get_be(cdb + 7, 2));
 }
 
 /* ---- GET EVENT STATUS NOTIFICATION (polled, media class only) ---- */
@@ -772,17 +743,17 @@ static void cmd_get_event_status(struct atapi *a, const uint8_t *cdb,
 	memset(b, 0, 8);
 	b[3] = GESN_MEDIA_MASK; /* supported classes */
 	if (!(cdb[4] & GESN_MEDIA_MASK)) {
-		put16(b, 2);
+		put_be(b, 2, 2);
 		b[2] = 0x80; /* NEA: no event available */
-		reply(a, res, 4, get16(cdb + 7));
+		reply(a, res, 4, get_be(cdb + 7, 2));
 		return;
 	}
-	put16(b, 6);
+	put_be(b, 2, 6);
 	b[2] = GESN_CLASS_MEDIA;
 	b[4] = a->media_event;
 	b[5] = (medium_present(a) ? 0x02 : 0) | (a->tray_open ? 0x01 : 0);
 	a->media_event = MEV_NO_CHANGE;
-	reply(a, res, 8, get16(cdb + 7));
+	reply(a, res, 8, get_be(cdb + 7, 2));
 }
 
 /* ---- READ DISC INFORMATION ---- */
@@ -797,16 +768,16 @@ static void cmd_read_disc_info(struct atapi *a, const uint8_t *cdb,
 		return;
 	}
 	memset(b, 0, 34);
-	put16(b, 32);
-	b[2] = 0x0e;		   /* last session complete, disc complete */
-	b[3] = 1;		   /* first track on disc */
-	b[4] = 1;		   /* sessions */
-	b[5] = 1;		   /* first track in last session */
-	b[6] = 1;		   /* last track in last session */
-	b[8] = 0x00;		   /* CD-DA or CD-ROM disc */
-	put32(b + 16, UINT32_MAX); /* no next session lead-in */
-	put32(b + 20, UINT32_MAX); /* no last possible lead-out */
-	reply(a, res, 34, get16(cdb + 7));
+	put_be(b, 2, 32);
+	b[2] = 0x0e; /* last session complete, disc complete */
+	b[3] = 1;    /* first track on disc */
+	b[4] = 1;    /* sessions */
+	b[5] = 1;    /* first track in last session */
+	b[6] = 1;    /* last track in last session */
+	b[8] = 0x00; /* CD-DA or CD-ROM disc */
+	put_be(b + 16, 4, UINT32_MAX); /* no next session lead-in */
+	put_be(b + 20, 4, UINT32_MAX); /* no last possible lead-out */
+	reply(a, res, 34, get_be(cdb + 7, 2));
 }
 
 /* ---- READ TRACK INFORMATION (Linux uses it for the last written block) */
@@ -829,20 +800,20 @@ static void cmd_read_track_info(struct atapi *a, const uint8_t *cdb,
 {
 	uint8_t *b = a->buf;
 
-	if (!track_of(a, cdb[1] & 3, get32(cdb + 2))) {
+	if (!track_of(a, cdb[1] & 3, get_be(cdb + 2, 4))) {
 		invalid_field(a, res);
 		return;
 	}
 	memset(b, 0, 36);
-	put16(b, 34);
-	b[2] = 1;	 /* track number */
-	b[3] = 1;	 /* session number */
-	b[5] = 0x04;	 /* track mode: data, recorded uninterrupted */
-	b[6] = 0x01;	 /* data mode 1; not blank, not reserved */
-	put32(b + 8, 0); /* track start */
-	put32(b + 24, clamp32(a->nblocks));	/* track size */
-	put32(b + 28, clamp32(a->nblocks - 1)); /* last recorded address */
-	reply(a, res, 36, get16(cdb + 7));
+	put_be(b, 2, 34);
+	b[2] = 1;	     /* track number */
+	b[3] = 1;	     /* session number */
+	b[5] = 0x04;	     /* track mode: data, recorded uninterrupted */
+	b[6] = 0x01;	     /* data mode 1; not blank, not reserved */
+	put_be(b + 8, 4, 0); /* track start */
+	put_be(b + 24, 4, clamp32(a->nblocks));	    /* track size */
+	put_be(b + 28, 4, clamp32(a->nblocks - 1)); /* last recorded address */
+	reply(a, res, 36, get_be(cdb + 7, 2));
 }
 
 /* ---- MMC odds and ends ---- */
@@ -850,7 +821,7 @@ static void cmd_read_track_info(struct atapi *a, const uint8_t *cdb,
 static void cmd_set_cd_speed(struct atapi *a, const uint8_t *cdb,
 			     struct atapi_result *res)
 {
-	uint16_t speed = get16(cdb + 2);
+	uint16_t speed = get_be(cdb + 2, 2);
 
 	/* 0xffff means "as fast as possible"; speeds below 1x round up. */
 	if (speed > READ_SPEED_MAX)
@@ -869,7 +840,7 @@ static void cmd_mechanism_status(struct atapi *a, const uint8_t *cdb,
 	memset(b, 0, 8);
 	b[1] = a->tray_open ? 0x10 : 0; /* mechanism idle, door state */
 	/* bytes 2-4 current LBA 0; no slots, no slot table */
-	reply(a, res, 8, get16(cdb + 8));
+	reply(a, res, 8, get_be(cdb + 8, 2));
 }
 
 /* ---- dispatch ---- */

@@ -21,6 +21,7 @@
  * Files (keys from 0x20) are kept sorted by name, and their keys follow
  * that order, as QEMU does for current machine types.
  */
+#include "ioreq/bytes.h"
 #include "hw/fw_cfg.h"
 
 #include <stdlib.h>
@@ -48,26 +49,6 @@ struct fw_cfg {
 };
 
 /* --- byte order ------------------------------------------------------ */
-
-static void put_be(uint8_t *p, unsigned size, uint64_t v)
-{
-	for (unsigned i = 0; i < size; i++)
-		p[i] = v >> (8 * (size - 1 - i));
-}
-
-static uint64_t get_be(const uint8_t *p, unsigned size)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < size; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void put_le(uint8_t *p, unsigned size, uint64_t v)
-{
-	for (unsigned i = 0; i < size; i++)
-		p[i] = v >> (8 * i);
-}
 
 /* --- items ----------------------------------------------------------- */
 

@@ -14,6 +14,7 @@
  *  - A BAR that the bus refuses (overlap) is marked conflict and counted in
  *    pci_bus.bar_conflicts; it is tried again whenever any BAR is unmapped.
  */
+#include "ioreq/bytes.h"
 #include "hw/pci.h"
 
 #include <stdlib.h>
@@ -25,20 +26,6 @@
 static bool overlaps(unsigned off, unsigned size, unsigned start, unsigned len)
 {
 	return off < start + len && start < off + size;
-}
-
-static uint32_t get_le(const uint8_t *p, unsigned size)
-{
-	uint32_t v = 0;
-	for (unsigned i = 0; i < size; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
-
-static void put_le(uint8_t *p, unsigned size, uint32_t v)
-{
-	for (unsigned i = 0; i < size; i++)
-		p[i] = v >> (8 * i);
 }
 
 static uint32_t size_mask(unsigned size)

@@ -1,5 +1,6 @@
 /* Port and MMIO buses: sorted, non-overlapping ranges; binary-search lookup. */
 #include "ioreq/bus.h"
+#include "ioreq/bytes.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -74,20 +75,6 @@ struct bus_range *bus_find(struct bus *b, uint64_t addr)
 	if (i < b->n && b->r[i].base <= addr)
 		return &b->r[i];
 	return NULL;
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned size)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < size; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static void put_le(uint8_t *p, unsigned size, uint64_t v)
-{
-	for (unsigned i = 0; i < size; i++)
-		p[i] = v >> (8 * i);
 }
 
 /* One element of size bytes at addr. */

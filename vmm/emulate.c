@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ioreq/bytes.h"
 #include "vmm/emulate_internal.h"
 
 int emu_fault(struct emu_ctx *c, uint8_t vec, bool has_err, uint32_t err)
@@ -170,21 +171,6 @@ static int do_clac_stac(struct emu_ctx *c, struct emu_insn *in)
 	return E_OK;
 }
 
-static void put_le(uint8_t *b, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		b[i] = v >> (8 * i);
-}
-
-static uint64_t get_le(const uint8_t *b, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)b[i] << (8 * i);
-	return v;
-}
-
 /* Compare-exchange on guest memory: atomically through mem->cmpxchg when
  * the operand is in one page, else read-compare-write. Write permission
  * is required either way, since the CPU always writes the operand. */
@@ -233,10 +219,10 @@ static int do_cmpxchg(struct emu_ctx *c, struct emu_insn *in)
 		return r;
 	if (n == 16 && (lin & 15))
 		return emu_fault(c, VEC_GP, true, 0);
-	put_le(cmp, g->rax, h);
-	put_le(cmp + h, g->rdx, h);
-	put_le(nw, g->rbx, h);
-	put_le(nw + h, g->rcx, h);
+	put_le(cmp, h, g->rax);
+	put_le(cmp + h, h, g->rdx);
+	put_le(nw, h, g->rbx);
+	put_le(nw + h, h, g->rcx);
 	if ((r = guest_cmpxchg(c, lin, old, cmp, nw, n)))
 		return r;
 	if (memcmp(old, cmp, n) == 0) {

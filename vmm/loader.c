@@ -6,6 +6,7 @@
  * map, the command line, the initrd and, for the in-kernel irqchip, an MP
  * table. See loader.h for the memory layout.
  */
+#include "ioreq/bytes.h"
 #include "vmm/loader.h"
 
 #include <errno.h>
@@ -76,39 +77,6 @@ static int fail(char *err, size_t n, const char *fmt, ...)
 	vsnprintf(err, n, fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-static uint32_t le16(const uint8_t *p)
-{
-	return p[0] | p[1] << 8;
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return le16(p) | (uint32_t)le16(p + 2) << 16;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v);
-	put16(p + 2, v >> 16);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, v);
-	put32(p + 4, v >> 32);
 }
 
 static uint8_t *ram_at(const struct boot_ram *r, uint64_t gpa, uint64_t len)
@@ -195,9 +163,9 @@ static void put_gdt(uint8_t *g, bool long_mode, struct boot_entry *e)
 	    0,
 	};
 	for (int i = 0; i < 6; i++)
-		put64(g + 8 * i, desc[i]);
+		put_le(g + 8 * i, 8, desc[i]);
 	if (long_mode) /* L=1, D=0 */
-		put64(g + 16, 0x00af9b000000ffffull);
+		put_le(g + 16, 8, 0x00af9b000000ffffull);
 	e->gdt_base = BOOT_GDT;
 	e->gdt_limit = sizeof(desc) - 1;
 }
@@ -207,12 +175,13 @@ static void put_gdt(uint8_t *g, bool long_mode, struct boot_entry *e)
 static void put_page_tables(uint8_t *pt)
 {
 	memset(pt, 0, 6 * 4096);
-	put64(pt, (BOOT_PML4 + 0x1000) | 0x3);
+	put_le(pt, 8, (BOOT_PML4 + 0x1000) | 0x3);
 	for (int i = 0; i < 4; i++)
-		put64(pt + 0x1000 + 8 * i,
-		      (BOOT_PML4 + 0x2000 + 0x1000 * i) | 0x3);
+		put_le(pt + 0x1000 + 8 * i, 8,
+		       (BOOT_PML4 + 0x2000 + 0x1000 * i) | 0x3);
 	for (uint64_t i = 0; i < 4 * 512; i++)
-		put64(pt + 0x2000 + 8 * i, (i << 21) | 0x83); /* P, RW, PS */
+		put_le(pt + 0x2000 + 8 * i, 8,
+		       (i << 21) | 0x83); /* P, RW, PS */
 }
 
 /* The MP table in the EBDA, whose segment goes in the BIOS data area as
@@ -227,8 +196,8 @@ static int put_mptable(const struct boot_ram *r, char *err, size_t n)
 	 * input 0, so that is what the table must say. */
 	if (mptable_build(p, EBDA_END - BOOT_EBDA, BOOT_EBDA, 0) < 0)
 		return fail(err, n, "MP table does not fit");
-	put16(bda + 0x0e, BOOT_EBDA >> 4);  /* EBDA segment */
-	put16(bda + 0x13, BOOT_EBDA >> 10); /* base memory in KiB */
+	put_le(bda + 0x0e, 2, BOOT_EBDA >> 4);	/* EBDA segment */
+	put_le(bda + 0x13, 2, BOOT_EBDA >> 10); /* base memory in KiB */
 	return 0;
 }
 
@@ -238,10 +207,10 @@ static int bzimage_check(const uint8_t *img, size_t len, char *err, size_t n)
 {
 	if (len < 2 * 512 || memcmp(img + HDR_MAGIC, "HdrS", 4))
 		return fail(err, n, "not a bzImage: no 'HdrS' boot header");
-	if (le16(img + HDR_BOOT_FLAG) != 0xaa55)
+	if (get_le(img + HDR_BOOT_FLAG, 2) != 0xaa55)
 		return fail(err, n, "bzImage: bad boot flag 0x%04x",
-			    le16(img + HDR_BOOT_FLAG));
-	uint32_t v = le16(img + HDR_VERSION);
+			    get_le(img + HDR_BOOT_FLAG, 2));
+	uint32_t v = get_le(img + HDR_VERSION, 2);
 	if (v < 0x020c)
 		return fail(err, n,
 			    "bzImage: boot protocol %u.%02u is too old; the "
@@ -249,7 +218,7 @@ static int bzimage_check(const uint8_t *img, size_t len, char *err, size_t n)
 			    v >> 8, v & 0xff);
 	if (len < HDR_END_MIN)
 		return fail(err, n, "bzImage: truncated header");
-	if (!(le16(img + HDR_XLOADFLAGS) & XLF_KERNEL_64))
+	if (!(get_le(img + HDR_XLOADFLAGS, 2) & XLF_KERNEL_64))
 		return fail(err, n,
 			    "bzImage: no 64-bit entry (XLF_KERNEL_64 clear)");
 	if (!(img[HDR_LOADFLAGS] & LOADED_HIGH))
@@ -265,18 +234,18 @@ int bzimage_parse(const uint8_t *img, size_t len, uint64_t ram_low,
 	memset(bi, 0, sizeof(*bi));
 	if (bzimage_check(img, len, err, n))
 		return -1;
-	bi->version = le16(img + HDR_VERSION);
+	bi->version = get_le(img + HDR_VERSION, 2);
 	bi->setup_sects = img[HDR_SETUP_SECTS] ? img[HDR_SETUP_SECTS] : 4;
 	bi->loadflags = img[HDR_LOADFLAGS];
-	bi->xloadflags = le16(img + HDR_XLOADFLAGS);
+	bi->xloadflags = get_le(img + HDR_XLOADFLAGS, 2);
 	bi->relocatable = img[HDR_RELOCATABLE] != 0;
-	bi->kernel_alignment = le32(img + HDR_ALIGN);
-	bi->initrd_addr_max = le32(img + HDR_INITRD_MAX);
-	bi->cmdline_size = le32(img + HDR_CMDLINE_SIZE);
-	bi->pref_address = le64(img + HDR_PREF_ADDRESS);
-	bi->init_size = le32(img + HDR_INIT_SIZE);
+	bi->kernel_alignment = get_le(img + HDR_ALIGN, 4);
+	bi->initrd_addr_max = get_le(img + HDR_INITRD_MAX, 4);
+	bi->cmdline_size = get_le(img + HDR_CMDLINE_SIZE, 4);
+	bi->pref_address = get_le(img + HDR_PREF_ADDRESS, 8);
+	bi->init_size = get_le(img + HDR_INIT_SIZE, 4);
 	bi->kernel_offset = (size_t)(bi->setup_sects + 1) * 512;
-	uint64_t syssize = (uint64_t)le32(img + HDR_SYSSIZE) * 16;
+	uint64_t syssize = (uint64_t)get_le(img + HDR_SYSSIZE, 4) * 16;
 	if (bi->kernel_offset >= len || len - bi->kernel_offset < syssize)
 		return fail(err, n,
 			    "bzImage: truncated: %zu bytes, the header "
@@ -316,18 +285,18 @@ static void bzimage_zeropage(uint8_t *zp, const uint8_t *img, size_t len,
 	memcpy(zp + HDR_SETUP_SECTS, img + HDR_SETUP_SECTS,
 	       end - HDR_SETUP_SECTS);
 	zp[HDR_LOADER_TYPE] = 0xff; /* no registered loader id */
-	put32(zp + HDR_CODE32_START, bi->load_addr);
-	put32(zp + HDR_CMDLINE_PTR, BOOT_CMDLINE);
-	put32(zp + HDR_RAMDISK, initrd);
-	put32(zp + HDR_RAMDISK_SIZE, initrd_size);
-	put32(zp + ZP_ALT_MEM_K, (r->ram_low - MIB) >> 10);
+	put_le(zp + HDR_CODE32_START, 4, bi->load_addr);
+	put_le(zp + HDR_CMDLINE_PTR, 4, BOOT_CMDLINE);
+	put_le(zp + HDR_RAMDISK, 4, initrd);
+	put_le(zp + HDR_RAMDISK_SIZE, 4, initrd_size);
+	put_le(zp + ZP_ALT_MEM_K, 4, (r->ram_low - MIB) >> 10);
 	struct e820_entry e[E820_MAX];
 	int ne = loader_e820(r->ram_low, r->ram_high, e);
 	for (int i = 0; i < ne; i++) {
 		uint8_t *p = zp + ZP_E820_TABLE + 20 * i;
-		put64(p, e[i].addr);
-		put64(p + 8, e[i].size);
-		put32(p + 16, e[i].type);
+		put_le(p, 8, e[i].addr);
+		put_le(p + 8, 8, e[i].size);
+		put_le(p + 16, 4, e[i].type);
 	}
 	zp[ZP_E820_ENTRIES] = ne;
 }
@@ -388,12 +357,12 @@ static int elf_header(const uint8_t *f, size_t len, struct elf_hdr *h,
 		return fail(err, n, "ELF: not little-endian");
 	if (h->is64 && len < 64)
 		return fail(err, n, "ELF: truncated header");
-	unsigned mach = le16(f + 18);
+	unsigned mach = get_le(f + 18, 2);
 	if (mach != EM_386 && mach != EM_X86_64)
 		return fail(err, n, "ELF: machine %u is not x86", mach);
-	h->phoff = h->is64 ? le64(f + 32) : le32(f + 28);
-	h->phentsize = le16(f + (h->is64 ? 54 : 42));
-	h->phnum = le16(f + (h->is64 ? 56 : 44));
+	h->phoff = h->is64 ? get_le(f + 32, 8) : get_le(f + 28, 4);
+	h->phentsize = get_le(f + (h->is64 ? 54 : 42), 2);
+	h->phnum = get_le(f + (h->is64 ? 56 : 44), 2);
 	if (h->phentsize < (h->is64 ? 56u : 32u) || h->phnum == 0 ||
 	    h->phoff > len ||
 	    (uint64_t)h->phentsize * h->phnum > len - h->phoff)
@@ -409,17 +378,17 @@ struct elf_phdr {
 
 static void elf_phdr(const uint8_t *p, bool is64, struct elf_phdr *ph)
 {
-	ph->type = le32(p);
+	ph->type = get_le(p, 4);
 	if (is64) {
-		ph->offset = le64(p + 8);
-		ph->paddr = le64(p + 24);
-		ph->filesz = le64(p + 32);
-		ph->memsz = le64(p + 40);
+		ph->offset = get_le(p + 8, 8);
+		ph->paddr = get_le(p + 24, 8);
+		ph->filesz = get_le(p + 32, 8);
+		ph->memsz = get_le(p + 40, 8);
 	} else {
-		ph->offset = le32(p + 4);
-		ph->paddr = le32(p + 12);
-		ph->filesz = le32(p + 16);
-		ph->memsz = le32(p + 20);
+		ph->offset = get_le(p + 4, 4);
+		ph->paddr = get_le(p + 12, 4);
+		ph->filesz = get_le(p + 16, 4);
+		ph->memsz = get_le(p + 20, 4);
 	}
 }
 
@@ -428,8 +397,9 @@ static bool find_pvh_note(const uint8_t *p, uint64_t size, uint32_t *entry)
 {
 	uint64_t off = 0;
 	while (size - off >= 12) {
-		uint32_t namesz = le32(p + off), descsz = le32(p + off + 4);
-		uint32_t type = le32(p + off + 8);
+		uint32_t namesz = get_le(p + off, 4),
+			 descsz = get_le(p + off + 4, 4);
+		uint32_t type = get_le(p + off + 8, 4);
 		uint64_t name = off + 12;
 		uint64_t desc = name + (((uint64_t)namesz + 3) & ~3ull);
 		uint64_t next = desc + (((uint64_t)descsz + 3) & ~3ull);
@@ -437,7 +407,7 @@ static bool find_pvh_note(const uint8_t *p, uint64_t size, uint32_t *entry)
 			return false;
 		if (namesz == 4 && !memcmp(p + name, "Xen", 4) &&
 		    type == XEN_ELFNOTE_PHYS32_ENTRY && descsz >= 4) {
-			*entry = le32(p + desc);
+			*entry = get_le(p + desc, 4);
 			return true;
 		}
 		off = next;
@@ -515,27 +485,27 @@ static void pvh_start_info(uint8_t *si, const struct boot_ram *r,
 			   uint64_t initrd, size_t initrd_size)
 {
 	memset(si, 0, 0x1000);
-	put32(si, PVH_MAGIC);
-	put32(si + 4, 1); /* version 1: has the memory map */
+	put_le(si, 4, PVH_MAGIC);
+	put_le(si + 4, 4, 1); /* version 1: has the memory map */
 	if (initrd) {
 		uint8_t *m = si + (PVH_MODLIST - BOOT_PVH_INFO);
-		put32(si + 12, 1); /* nr_modules */
-		put64(si + 16, PVH_MODLIST);
-		put64(m, initrd);
-		put64(m + 8, initrd_size);
+		put_le(si + 12, 4, 1); /* nr_modules */
+		put_le(si + 16, 8, PVH_MODLIST);
+		put_le(m, 8, initrd);
+		put_le(m + 8, 8, initrd_size);
 	}
-	put64(si + 24, BOOT_CMDLINE);
-	put64(si + 32, 0); /* no ACPI RSDP */
+	put_le(si + 24, 8, BOOT_CMDLINE);
+	put_le(si + 32, 8, 0); /* no ACPI RSDP */
 	struct e820_entry e[E820_MAX];
 	int ne = loader_e820(r->ram_low, r->ram_high, e);
 	uint8_t *mm = si + (PVH_MEMMAP - BOOT_PVH_INFO);
 	for (int i = 0; i < ne; i++) {
-		put64(mm + 24 * i, e[i].addr);
-		put64(mm + 24 * i + 8, e[i].size);
-		put32(mm + 24 * i + 16, e[i].type);
+		put_le(mm + 24 * i, 8, e[i].addr);
+		put_le(mm + 24 * i + 8, 8, e[i].size);
+		put_le(mm + 24 * i + 16, 4, e[i].type);
 	}
-	put64(si + 40, PVH_MEMMAP);
-	put32(si + 48, ne);
+	put_le(si + 40, 8, PVH_MEMMAP);
+	put_le(si + 48, 4, ne);
 }
 
 int pvh_load(const struct boot_ram *r, const uint8_t *f, size_t len,

@@ -4,6 +4,7 @@
  * entries. Linux reads them in arch/x86/kernel/mpparse.c when there is no
  * ACPI MADT, which is the case for a kernel booted without firmware.
  */
+#include "ioreq/bytes.h"
 #include "vmm/mptable.h"
 
 #include <string.h>
@@ -23,18 +24,6 @@ enum { MP_INT = 0, MP_NMI = 1, MP_EXTINT = 3 };
 #define LAPIC_VERSION 0x14 /* an integrated (xAPIC) local APIC */
 #define IOAPIC_VER    0x11 /* 82093AA-compatible, 24 inputs */
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v);
-	put16(p + 2, v >> 16);
-}
-
 uint8_t mptable_sum(const uint8_t *p, size_t n)
 {
 	uint8_t s = 0;
@@ -48,9 +37,9 @@ static uint8_t *cpu_entry(uint8_t *p)
 	p[0] = MP_PROCESSOR;
 	p[1] = 0; /* local APIC id of the BSP */
 	p[2] = LAPIC_VERSION;
-	p[3] = 0x3;	     /* enabled, bootstrap processor */
-	put32(p + 4, 0x600); /* family 6: only informative */
-	put32(p + 8, 0x201); /* CPUID.1 EDX: FPU, APIC */
+	p[3] = 0x3;		 /* enabled, bootstrap processor */
+	put_le(p + 4, 4, 0x600); /* family 6: only informative */
+	put_le(p + 8, 4, 0x201); /* CPUID.1 EDX: FPU, APIC */
 	return p + 20;
 }
 
@@ -68,7 +57,7 @@ static uint8_t *ioapic_entry(uint8_t *p)
 	p[1] = MP_IOAPIC_ID;
 	p[2] = IOAPIC_VER;
 	p[3] = 1; /* enabled */
-	put32(p + 4, MP_IOAPIC_ADDR);
+	put_le(p + 4, 4, MP_IOAPIC_ADDR);
 	return p + 8;
 }
 
@@ -79,7 +68,7 @@ static uint8_t *intr_entry(uint8_t *p, int kind, int type, int irq, int dst_id,
 {
 	p[0] = kind;
 	p[1] = type;
-	put16(p + 2, 0);
+	put_le(p + 2, 2, 0);
 	p[4] = MP_ISA_BUS;
 	p[5] = irq;
 	p[6] = dst_id;
@@ -110,16 +99,16 @@ int mptable_build(uint8_t *dst, size_t room, uint32_t gpa, unsigned irq0_pin)
 	entries += 2;
 
 	memcpy(hdr, "PCMP", 4);
-	put16(hdr + 4, p - hdr);
+	put_le(hdr + 4, 2, p - hdr);
 	hdr[6] = MP_SPEC_REV;
 	memcpy(hdr + 8, "MINIVMM ", 8);
 	memcpy(hdr + 16, "PC          ", 12);
-	put16(hdr + 34, entries);
-	put32(hdr + 36, MP_LAPIC_ADDR);
+	put_le(hdr + 34, 2, entries);
+	put_le(hdr + 36, 4, MP_LAPIC_ADDR);
 	hdr[7] = -mptable_sum(hdr, p - hdr);
 
 	memcpy(dst, "_MP_", 4);
-	put32(dst + 4, gpa + MP_FLOAT_SIZE);
+	put_le(dst + 4, 4, gpa + MP_FLOAT_SIZE);
 	dst[8] = 1; /* length in 16-byte units */
 	dst[9] = MP_SPEC_REV;
 	/* feature byte 1 = 0: a configuration table is present; feature
