@@ -57,6 +57,7 @@ deadline = start + float(env["TIMEOUT"])
 argv = [env["MINIVMM"], "-bios", env["BIOS"], "-m", "128M",
         "-hda", os.path.join(work, "hd.img"), "-cdrom", env["ISO"],
         "-boot", "d", "-nographic", "-no-reboot", "-debugcon", "file:" + log]
+argv += env.get("SEABIOS_CD_ARGS", "").split()
 con = Console(argv, os.path.join(work, "console.log"), deadline,
               os.path.join(work, "stderr.log"))
 checks = Checks()
