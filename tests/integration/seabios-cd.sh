@@ -9,9 +9,9 @@
 # usage: seabios-cd.sh [MINIVMM [ISO]]
 #   defaults: ./minivmm and images/out/demo.iso of this tree; the reference
 #   copy of TEST.TXT is the one mkiso.sh left beside the ISO.
-# env: SEABIOS (firmware; default Debian's bios.bin), SEABIOS_CD_TIMEOUT,
-#   SEABIOS_CD_ARGS (extra minivmm options, e.g. -machine ioreq=inline)
-#   (whole test, s; default 300), KEEP=1 (keep the work directory with the
+# env: SEABIOS (firmware; default Debian's bios.bin), SEABIOS_CD_TIMEOUT
+#   (whole test, s; default 300), SEABIOS_CD_ARGS (extra minivmm options,
+#   e.g. -machine ioreq=inline), KEEP=1 (keep the work directory with the
 #   console transcript and the debug log).
 set -eu
 
