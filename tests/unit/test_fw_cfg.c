@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "hw/fw_cfg.h"
+#include "ioreq/bytes.h"
 
 #define RAM_SIZE 0x10000u
 #define ROM_GPA	 0x20000u
@@ -54,20 +55,6 @@ static void rdn(struct env *e, void *buf, uint32_t n)
 	uint8_t *p = buf;
 	for (uint32_t i = 0; i < n; i++)
 		p[i] = rd8(e);
-}
-
-static void put_be(uint8_t *p, unsigned size, uint64_t v)
-{
-	for (unsigned i = 0; i < size; i++)
-		p[i] = v >> (8 * (size - 1 - i));
-}
-
-static uint64_t get_be(const uint8_t *p, unsigned size)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < size; i++)
-		v = v << 8 | p[i];
-	return v;
 }
 
 /* A 32-bit outl of a big-endian value, as SeaBIOS does it. */
