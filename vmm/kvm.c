@@ -15,24 +15,17 @@
 
 #define err(...) (fprintf(stderr, "minivmm: " __VA_ARGS__), -1)
 
-static int set_slot(struct vm *vm, int slot, uint64_t gpa, uint64_t size,
-		    void *hva, bool readonly)
+/* Guest memory is allocated and described (struct guest_mem) before KVM
+ * exists; every region then becomes the KVM memory slot of its index. */
+static int add_region(struct vm *vm, uint64_t gpa, uint64_t size, void *hva,
+		      bool readonly)
 {
-	struct kvm_userspace_memory_region r = {
-	    .slot = slot,
-	    .flags = readonly ? KVM_MEM_READONLY : 0,
-	    .guest_phys_addr = gpa,
-	    .memory_size = size,
-	    .userspace_addr = (uintptr_t)hva,
-	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-		return err("KVM_SET_USER_MEMORY_REGION(0x%llx+0x%llx): %s\n",
-			   (unsigned long long)gpa, (unsigned long long)size,
-			   strerror(errno));
-	return gm_add(&vm->gm, gpa, size, hva, readonly);
+	if (gm_add(&vm->gm, gpa, size, hva, readonly))
+		return err("too many guest memory regions\n");
+	return 0;
 }
 
-static int setup_ram(struct vm *vm)
+static int alloc_ram(struct vm *vm)
 {
 	uint64_t size = vm->cfg.ram_size;
 	vm->ram_low = size < PCI_HOLE_START ? size : PCI_HOLE_START;
@@ -48,56 +41,48 @@ static int setup_ram(struct vm *vm)
 	/* 0-640K, then 768K up to the hole (the 0xC0000-0xFFFFF part holds
 	 * option ROMs and the BIOS shadow), then above 4 GiB. The VGA
 	 * window 0xA0000-0xBFFFF stays MMIO. */
-	if (set_slot(vm, 0, 0, VGA_HOLE_START, vm->ram, false) ||
-	    set_slot(vm, 1, VGA_HOLE_END, vm->ram_low - VGA_HOLE_END,
-		     vm->ram + VGA_HOLE_END, false))
+	if (add_region(vm, 0, VGA_HOLE_START, vm->ram, false) ||
+	    add_region(vm, VGA_HOLE_END, vm->ram_low - VGA_HOLE_END,
+		       vm->ram + VGA_HOLE_END, false))
 		return -1;
-	if (vm->ram_high && set_slot(vm, 2, FOUR_GIB, vm->ram_high,
-				     vm->ram + vm->ram_low, false))
+	if (vm->ram_high && add_region(vm, FOUR_GIB, vm->ram_high,
+				       vm->ram + vm->ram_low, false))
 		return -1;
 	vm->gm.ram_size = size;
 	return 0;
 }
 
+static int set_slots(struct vm *vm)
+{
+	for (int i = 0; i < vm->gm.n; i++) {
+		const struct gm_region *g = &vm->gm.r[i];
+		struct kvm_userspace_memory_region r = {
+		    .slot = i,
+		    .flags = g->readonly ? KVM_MEM_READONLY : 0,
+		    .guest_phys_addr = g->gpa,
+		    .memory_size = g->size,
+		    .userspace_addr = (uintptr_t)g->hva,
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+			return err("KVM_SET_USER_MEMORY_REGION(0x%llx+0x%llx): "
+				   "%s\n",
+				   (unsigned long long)g->gpa,
+				   (unsigned long long)g->size,
+				   strerror(errno));
+	}
+	return 0;
+}
+
+/* No KVM here: a bad firmware file is reported on any host. */
 int vm_load_bios(struct vm *vm, const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err("cannot open BIOS '%s': %s\n", path,
-			   strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return err("BIOS '%s' is not a regular file\n", path);
-	}
-	if (st.st_size < 4096 || st.st_size > (16 << 20) || st.st_size % 4096) {
-		close(fd);
-		return err("BIOS '%s': size %lld is not a multiple of 4 KiB "
-			   "between 4 KiB and 16 MiB\n",
-			   path, (long long)st.st_size);
-	}
-	vm->bios_size = st.st_size;
-	vm->bios = mmap(NULL, vm->bios_size, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (vm->bios == MAP_FAILED) {
-		close(fd);
-		vm->bios = NULL;
-		return err("cannot map BIOS: %s\n", strerror(errno));
-	}
-	size_t got = 0;
-	while (got < vm->bios_size) {
-		ssize_t n = read(fd, vm->bios + got, vm->bios_size - got);
-		if (n <= 0) {
-			close(fd);
-			return err("cannot read BIOS '%s': %s\n", path,
-				   n < 0 ? strerror(errno) : "short file");
-		}
-		got += n;
-	}
-	close(fd);
+	char e[256];
+	vm->bios = loader_read_bios(path, &vm->bios_size, e, sizeof(e));
+	if (!vm->bios)
+		return err("%s\n", e);
 	/* Top of 4 GiB (reset vector), read-only. */
-	if (set_slot(vm, 3, FOUR_GIB - vm->bios_size, vm->bios_size, vm->bios,
-		     true))
+	if (add_region(vm, FOUR_GIB - vm->bios_size, vm->bios_size, vm->bios,
+		       true))
 		return -1;
 	/* The last 128 KiB also at 0xE0000-0xFFFFF, copied into RAM so that
 	 * firmware can shadow itself there. */
@@ -163,22 +148,40 @@ static int create_vcpu(struct vm *vm, unsigned id)
 	return 0;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg)
+int vm_prepare(struct vm *vm, const struct vm_config *cfg)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = *cfg;
 	vm->kvm_fd = vm->vm_fd = -1;
+	if (alloc_ram(vm))
+		return -1;
+	if (dm_init(&vm->dm, cfg->ioreq_mode, MAX_VCPUS))
+		return err("cannot set up the device model: %s\n",
+			   strerror(errno));
+	return 0;
+}
+
+static int open_kvm(struct vm *vm)
+{
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0)
 		return err("cannot open /dev/kvm: %s%s\n", strerror(errno),
 			   errno == EACCES ? " (add yourself to group kvm)"
 			   : errno == ENOENT
-			       ? " (no KVM: load kvm_intel/kvm_amd)"
+			       ? " (this host has no KVM: load kvm_intel or "
+				 "kvm_amd, or run on a host with VT-x/AMD-V)"
 			       : "");
 	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
 		return err("unsupported KVM API version\n");
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) <= 0)
 		return err("KVM lacks KVM_CAP_READONLY_MEM\n");
+	return 0;
+}
+
+int vm_create(struct vm *vm)
+{
+	if (open_kvm(vm))
+		return -1;
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		return err("KVM_CREATE_VM: %s\n", strerror(errno));
@@ -186,18 +189,15 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfeffd000ul);
 	uint64_t idmap = 0xfeffc000;
 	ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
-	if (cfg->kernel_irqchip) {
+	if (vm->cfg.kernel_irqchip) {
 		if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 			return err("KVM_CREATE_IRQCHIP: %s\n", strerror(errno));
 		struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 		if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 			return err("KVM_CREATE_PIT2: %s\n", strerror(errno));
 	}
-	if (setup_ram(vm))
+	if (set_slots(vm))
 		return -1;
-	if (dm_init(&vm->dm, cfg->ioreq_mode, MAX_VCPUS))
-		return err("cannot set up the device model: %s\n",
-			   strerror(errno));
 	vm->nvcpus = 1;
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		if (create_vcpu(vm, i))
@@ -208,6 +208,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 void vm_destroy(struct vm *vm)
 {
 	dm_stop(&vm->dm);
+	if (vm->halt_timer)
+		vtimer_free(vm->halt_timer);
+	vm->halt_timer = NULL;
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		if (vm->vcpus[i].run)
 			munmap(vm->vcpus[i].run, vm->vcpus[i].run_size);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -596,5 +597,55 @@ uint8_t *loader_read_file(const char *path, const char *what, size_t *len,
 	if (!buf)
 		fail(err, n, "%s: out of memory for '%s'", what, path);
 	*len = got;
+	return buf;
+}
+
+/* --- firmware -------------------------------------------------------- */
+
+static uint8_t *bios_fail(int fd, char *err, size_t n, const char *fmt,
+			  const char *path, const char *why)
+{
+	if (fd >= 0)
+		close(fd);
+	fail(err, n, fmt, path, why);
+	return NULL;
+}
+
+uint8_t *loader_read_bios(const char *path, size_t *size, char *err, size_t n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return bios_fail(fd, err, n, "cannot open BIOS '%s': %s", path,
+				 strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return bios_fail(fd, err, n,
+				 "BIOS '%s' is not a regular file%s", path, "");
+	if (st.st_size < 4096 || st.st_size > (16 << 20) || st.st_size % 4096) {
+		close(fd);
+		fail(err, n,
+		     "BIOS '%s': size %lld is not a multiple of 4 KiB between "
+		     "4 KiB and 16 MiB",
+		     path, (long long)st.st_size);
+		return NULL;
+	}
+	/* An anonymous mapping: page-aligned, as a KVM memory slot needs. */
+	uint8_t *buf = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return bios_fail(fd, err, n, "cannot map BIOS '%s': %s", path,
+				 strerror(errno));
+	for (size_t got = 0; got < (size_t)st.st_size;) {
+		ssize_t r = read(fd, buf + got, st.st_size - got);
+		if (r <= 0) {
+			munmap(buf, st.st_size);
+			return bios_fail(
+			    fd, err, n, "cannot read BIOS '%s': %s", path,
+			    r < 0 ? strerror(errno) : "short file");
+		}
+		got += r;
+	}
+	close(fd);
+	*size = st.st_size;
 	return buf;
 }

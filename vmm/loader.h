@@ -120,6 +120,12 @@ int loader_load(const struct boot_ram *r, const uint8_t *img, size_t len,
 		const struct boot_args *a, struct boot_entry *e, char *err,
 		size_t errlen);
 
+/* The -bios image: a regular file, a multiple of 4 KiB between 4 KiB and
+ * 16 MiB, read into a page-aligned anonymous mapping (free it with
+ * munmap(buf, *size)). NULL and one line in err on failure. */
+uint8_t *loader_read_bios(const char *path, size_t *size, char *err,
+			  size_t errlen);
+
 /* Reads a whole file into a malloc'ed buffer; NULL and err on failure. */
 uint8_t *loader_read_file(const char *path, const char *what, size_t *len,
 			  char *err, size_t errlen);

@@ -131,14 +131,27 @@ static int open_chardevs(struct machine *m, const struct machine_opts *o)
 		    chardev_open(o->serial, m->vm->dm.base, e, sizeof(e));
 		if (!m->serial)
 			return err("-serial: %s\n", e);
-		chardev_set_handlers(m->serial, serial_rx, serial_quit,
-				     serial_monitor, m);
 	}
 	if (strcmp(o->debugcon, "none")) {
 		m->debugcon =
 		    chardev_open(o->debugcon, m->vm->dm.base, e, sizeof(e));
 		if (!m->debugcon)
 			return err("-debugcon: %s\n", e);
+	}
+	return 0;
+}
+
+/* Disk and CD images: opened (size rules, flock) before KVM exists. */
+static int open_images(struct machine *m, const struct machine_opts *o)
+{
+	char e[256];
+	for (int i = 0; i < IDE_SLOTS; i++) {
+		const struct drive_opts *d = &o->drives.ide[i];
+		if (!d->used || d->empty)
+			continue;
+		m->blk[i] = blk_open(&d->blk, &m->vm->dm, e, sizeof(e));
+		if (!m->blk[i])
+			return err("%s\n", e);
 	}
 	return 0;
 }
@@ -185,6 +198,10 @@ static int platform_devices(struct machine *m, const struct machine_opts *o)
 			  (struct uart_backend){uart_tx, uart_rx_ready, m});
 	if (!m->com1 || uart16550_attach(m->com1, io, 0x3f8))
 		return err("cannot create COM1\n");
+	/* Input flows once COM1 exists to take it. */
+	if (m->serial)
+		chardev_set_handlers(m->serial, serial_rx, serial_quit,
+				     serial_monitor, m);
 	m->kbd = i8042_new(&m->isa_irq, reset, a20);
 	m->port92 = port92_new(reset, a20);
 	m->post = postcode_new();
@@ -231,7 +248,6 @@ static int pci_devices(struct machine *m)
 static int ide_devices(struct machine *m, const struct machine_opts *o)
 {
 	struct vm *vm = m->vm;
-	char e[256];
 	m->ide = ide_new(vm->dm.clock, &m->isa_irq, &vm->gm);
 	if (!m->ide)
 		return err("cannot create the IDE controller\n");
@@ -239,11 +255,6 @@ static int ide_devices(struct machine *m, const struct machine_opts *o)
 		const struct drive_opts *d = &o->drives.ide[i];
 		if (!d->used)
 			continue;
-		if (!d->empty) {
-			m->blk[i] = blk_open(&d->blk, &vm->dm, e, sizeof(e));
-			if (!m->blk[i])
-				return err("%s\n", e);
-		}
 		int rc;
 		if (d->cdrom) {
 			m->atapi[i] = atapi_new();
@@ -268,13 +279,18 @@ static int ide_devices(struct machine *m, const struct machine_opts *o)
 	return 0;
 }
 
-int machine_init(struct machine *m, struct vm *vm, const struct machine_opts *o)
+int machine_prepare(struct machine *m, struct vm *vm,
+		    const struct machine_opts *o)
 {
 	memset(m, 0, sizeof(*m));
 	m->vm = vm;
 	m->a20 = true;
-	if (open_chardevs(m, o) || platform_devices(m, o) || pci_devices(m) ||
-	    ide_devices(m, o))
+	return open_chardevs(m, o) || open_images(m, o) ? -1 : 0;
+}
+
+int machine_init(struct machine *m, const struct machine_opts *o)
+{
+	if (platform_devices(m, o) || pci_devices(m) || ide_devices(m, o))
 		return -1;
 	return 0;
 }

@@ -52,8 +52,14 @@ struct machine {
 	bool a20;
 };
 
-int machine_init(struct machine *m, struct vm *vm,
-		 const struct machine_opts *o);
+/* Before /dev/kvm is opened: zeroes m and opens what the options name on
+ * the host (the -serial/-debugcon backends, every disk and CD image with
+ * its size rules and lock), so bad input is reported on any host. Needs
+ * vm_prepare() (the device model), not vm_create(). */
+int machine_prepare(struct machine *m, struct vm *vm,
+		    const struct machine_opts *o);
+/* After vm_create(): the devices, wired to what machine_prepare() opened. */
+int machine_init(struct machine *m, const struct machine_opts *o);
 void machine_fini(struct machine *m);
 
 #endif

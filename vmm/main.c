@@ -9,6 +9,7 @@
 #include "vmm/loader.h"
 #include "vmm/machine.h"
 #include "vmm/monitor.h"
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
 static void usage(FILE *f)
@@ -118,143 +119,137 @@ static int parse_machine(const char *s, struct vm_config *cfg)
 	return rc;
 }
 
-/* -kernel/-initrd/-append: the kernel is in RAM and the vCPU at its entry
- * before the machine starts. A -bios given as well is mapped but not run. */
-static int load_kernel(struct vm *vm, const char *kernel, const char *initrd,
-		       const char *append)
+/* Everything the command line says; filled by parse_args(). */
+struct options {
+	struct vm_config cfg;
+	struct machine_opts mo;
+	bool stats;
+	const char *trace, *monitor, *kernel, *initrd, *append;
+};
+
+/* -monitor is started after the machine exists (monitor.c parses the rest
+ * of unix:...); its kind is known now, so a wrong one fails before KVM. */
+static int check_monitor(const char *spec)
 {
-	char e[256];
-	struct boot_ram r = {&vm->gm, vm->ram_low, vm->ram_high};
-	struct boot_args a = {.cmdline = append,
-			      .mptable = vm->cfg.kernel_irqchip};
-	struct boot_entry entry;
-	size_t klen;
-	uint8_t *img = loader_read_file(kernel, "-kernel", &klen, e, sizeof(e));
-	uint8_t *rd = NULL;
-	int rc = -1;
-	if (img && initrd)
-		rd = loader_read_file(initrd, "-initrd", &a.initrd_size, e,
-				      sizeof(e));
-	a.initrd = rd;
-	if (img && (!initrd || rd))
-		rc = loader_load(&r, img, klen, &a, &entry, e, sizeof(e));
-	free(img);
-	free(rd);
-	if (rc)
-		return fail("%s", e);
-	return vm_set_boot_entry(vm, &entry) ? 1 : 0;
+	if (!spec || !strcmp(spec, "none") || !strcmp(spec, "stdio") ||
+	    !strncmp(spec, "unix:", 5))
+		return 0;
+	return fail("unknown monitor '%s' (use stdio, unix:PATH,server,nowait "
+		    "or none)",
+		    spec);
 }
 
-int main(int argc, char **argv)
+static int parse_display(const char *a)
 {
-	struct vm_config cfg = {.ram_size = 128ull << 20,
-				.ioreq_mode = DM_MODE_DM};
-	struct machine_opts mo = {.serial = "stdio", .debugcon = "none"};
-	char err[256];
-	bool stats = false;
-	const char *trace = NULL;
-	const char *monitor = NULL;
-	const char *kernel = NULL, *initrd = NULL, *append = NULL;
+	if (!strcmp(a, "sdl"))
+		return fail("-display %s: there is no display device yet (use "
+			    "-nographic)",
+			    a);
+	if (strcmp(a, "none"))
+		return fail("unknown display '%s'", a);
+	return 0;
+}
 
-	cpu_model_parse("minivmm", &cfg.cpu, err, sizeof(err));
+/* Options with an argument a. 0, or 1 after one line on stderr. */
+static int parse_with_arg(struct options *op, const char *o, const char *a)
+{
+	struct vm_config *cfg = &op->cfg;
+	struct machine_opts *mo = &op->mo;
+	char err[256];
+	if (!strcmp(o, "-m")) {
+		if (!strncmp(a, "size=", 5))
+			a += 5;
+		if (parse_size(a, &cfg->ram_size))
+			return fail("bad memory size '%s'", a);
+	} else if (!strcmp(o, "-bios")) {
+		cfg->bios_path = a;
+	} else if (!strcmp(o, "-kernel")) {
+		op->kernel = a;
+	} else if (!strcmp(o, "-initrd")) {
+		op->initrd = a;
+	} else if (!strcmp(o, "-append")) {
+		op->append = a;
+	} else if (!strcmp(o, "-cpu")) {
+		if (cpu_model_parse(a, &cfg->cpu, err, sizeof(err)))
+			return fail("-cpu: %s", err);
+	} else if (!strcmp(o, "-machine") || !strcmp(o, "-M")) {
+		if (parse_machine(a, cfg))
+			return fail("bad -machine option '%s'", a);
+	} else if (!strcmp(o, "-display")) {
+		return parse_display(a);
+	} else if (!strcmp(o, "-serial")) {
+		mo->serial = a;
+	} else if (!strcmp(o, "-monitor")) {
+		op->monitor = a;
+		return check_monitor(a);
+	} else if (!strcmp(o, "-debugcon")) {
+		mo->debugcon = a;
+	} else if (!strcmp(o, "-device")) {
+		if (strcmp(a, "testdev"))
+			return fail("unknown device '%s'", a);
+		mo->testdev = true;
+	} else if (!strcmp(o, "-hda") || !strcmp(o, "-hdb") ||
+		   !strcmp(o, "-hdc") || !strcmp(o, "-hdd")) {
+		if (drive_add_hd(&mo->drives, o[3] - 'a', a, err, sizeof(err)))
+			return fail("%s", err);
+	} else if (!strcmp(o, "-cdrom")) {
+		if (drive_add_cdrom(&mo->drives, a, err, sizeof(err)))
+			return fail("%s", err);
+	} else if (!strcmp(o, "-drive")) {
+		if (drive_parse(&mo->drives, a, err, sizeof(err)))
+			return fail("%s", err);
+	} else if (!strcmp(o, "-boot")) {
+		if (boot_parse(&mo->drives, a, err, sizeof(err)))
+			return fail("%s", err);
+	} else if (!strcmp(o, "-trace")) {
+		op->trace = a;
+	} else if (!strcmp(o, "-smp")) {
+		if (strcmp(a, "1") && strcmp(a, "cpus=1"))
+			return fail("-smp: only 1 vCPU is supported ('%s')", a);
+	}
+	return 0;
+}
+
+static bool takes_arg(const char *o)
+{
+	static const char *const with[] = {
+	    "-m",	"-bios", "-kernel",  "-initrd", "-append",  "-cpu",
+	    "-machine", "-M",	 "-display", "-serial", "-monitor", "-debugcon",
+	    "-device",	"-hda",	 "-hdb",     "-hdc",	"-hdd",	    "-cdrom",
+	    "-drive",	"-boot", "-trace",   "-smp"};
+	for (size_t i = 0; i < sizeof(with) / sizeof(with[0]); i++)
+		if (!strcmp(o, with[i]))
+			return true;
+	return false;
+}
+
+/* Option syntax only; nothing is opened. 0, or 1 after one line on
+ * stderr; *done when -help or -version has said all. */
+static int parse_args(int argc, char **argv, struct options *op, bool *done)
+{
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i];
-		const char *a = i + 1 < argc ? argv[i + 1] : NULL;
 		if (o[0] == '-' && o[1] == '-')
 			o++; /* --opt is -opt, as in QEMU */
-#define NEEDARG                                                                \
-	do {                                                                   \
-		if (!a)                                                        \
-			return fail("option '%s' needs an argument", o);       \
-		i++;                                                           \
-	} while (0)
-		if (!strcmp(o, "-m")) {
-			NEEDARG;
-			if (!strncmp(a, "size=", 5))
-				a += 5;
-			if (parse_size(a, &cfg.ram_size))
-				return fail("bad memory size '%s'", a);
-		} else if (!strcmp(o, "-bios")) {
-			NEEDARG;
-			cfg.bios_path = a;
-		} else if (!strcmp(o, "-kernel")) {
-			NEEDARG;
-			kernel = a;
-		} else if (!strcmp(o, "-initrd")) {
-			NEEDARG;
-			initrd = a;
-		} else if (!strcmp(o, "-append")) {
-			NEEDARG;
-			append = a;
-		} else if (!strcmp(o, "-cpu")) {
-			NEEDARG;
-			if (cpu_model_parse(a, &cfg.cpu, err, sizeof(err)))
-				return fail("-cpu: %s", err);
-		} else if (!strcmp(o, "-machine") || !strcmp(o, "-M")) {
-			NEEDARG;
-			if (parse_machine(a, &cfg))
-				return fail("bad -machine option '%s'", a);
+		if (takes_arg(o)) {
+			if (i + 1 >= argc)
+				return fail("option '%s' needs an argument", o);
+			if (parse_with_arg(op, o, argv[++i]))
+				return 1;
 		} else if (!strcmp(o, "-nographic")) {
-			mo.nographic = true;
-		} else if (!strcmp(o, "-display")) {
-			NEEDARG;
-			if (!strcmp(a, "sdl"))
-				return fail("-display %s: there is no display "
-					    "device yet (use -nographic)",
-					    a);
-			if (strcmp(a, "none"))
-				return fail("unknown display '%s'", a);
-		} else if (!strcmp(o, "-serial")) {
-			NEEDARG;
-			mo.serial = a;
-		} else if (!strcmp(o, "-monitor")) {
-			NEEDARG;
-			monitor = a;
-		} else if (!strcmp(o, "-debugcon")) {
-			NEEDARG;
-			mo.debugcon = a;
-		} else if (!strcmp(o, "-device")) {
-			NEEDARG;
-			if (strcmp(a, "testdev"))
-				return fail("unknown device '%s'", a);
-			mo.testdev = true;
-		} else if (!strcmp(o, "-hda") || !strcmp(o, "-hdb") ||
-			   !strcmp(o, "-hdc") || !strcmp(o, "-hdd")) {
-			NEEDARG;
-			if (drive_add_hd(&mo.drives, o[3] - 'a', a, err,
-					 sizeof(err)))
-				return fail("%s", err);
-		} else if (!strcmp(o, "-cdrom")) {
-			NEEDARG;
-			if (drive_add_cdrom(&mo.drives, a, err, sizeof(err)))
-				return fail("%s", err);
-		} else if (!strcmp(o, "-drive")) {
-			NEEDARG;
-			if (drive_parse(&mo.drives, a, err, sizeof(err)))
-				return fail("%s", err);
-		} else if (!strcmp(o, "-boot")) {
-			NEEDARG;
-			if (boot_parse(&mo.drives, a, err, sizeof(err)))
-				return fail("%s", err);
+			op->mo.nographic = true;
 		} else if (!strcmp(o, "-no-reboot")) {
-			mo.no_reboot = true;
+			op->mo.no_reboot = true;
 		} else if (!strcmp(o, "-stats")) {
-			stats = true;
-			cfg.report_cpuid = true;
-		} else if (!strcmp(o, "-trace")) {
-			NEEDARG;
-			trace = a;
-		} else if (!strcmp(o, "-smp")) {
-			NEEDARG;
-			if (strcmp(a, "1") && strcmp(a, "cpus=1"))
-				return fail("-smp: only 1 vCPU is supported "
-					    "('%s')",
-					    a);
+			op->stats = true;
+			op->cfg.report_cpuid = true;
 		} else if (!strcmp(o, "-version")) {
 			puts("minivmm 0.1");
+			*done = true;
 			return 0;
 		} else if (!strcmp(o, "-h") || !strcmp(o, "-help")) {
 			usage(stdout);
+			*done = true;
 			return 0;
 		} else {
 			fprintf(stderr, "minivmm: unknown option '%s'\n", o);
@@ -262,18 +257,120 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (!kernel && (initrd || append))
+	return 0;
+}
+
+/* How the options fit together, and -m against this host. */
+static int check_options(const struct options *op)
+{
+	const struct vm_config *cfg = &op->cfg;
+	if (!op->kernel && (op->initrd || op->append))
 		return fail("%s", "-initrd and -append need -kernel");
-	if (!cfg.bios_path && !kernel)
+	if (!cfg->bios_path && !op->kernel)
 		return fail("%s",
 			    "no firmware: give -bios FILE or -kernel FILE");
-	if (cfg.ram_size < (2ull << 20))
+	if (cfg->ram_size < (2ull << 20))
 		return fail("%s", "-m: at least 2 MiB of RAM is needed");
 	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-	if (pages > 0 && cfg.ram_size > (uint64_t)pages * psz)
+	if (pages > 0 && cfg->ram_size > (uint64_t)pages * psz)
 		return fail("%s", "-m: more RAM than this host has");
-	if (cfg.ram_size % 4096)
+	if (cfg->ram_size % 4096)
 		return fail("%s", "-m: size must be a multiple of 4 KiB");
+	return 0;
+}
+
+/* -kernel/-initrd/-append: the kernel is put in guest RAM before KVM
+ * exists (files, format, fit); the vCPU goes to *entry after vm_create().
+ * A -bios given as well is mapped but not run. */
+static int load_kernel(struct vm *vm, const struct options *op,
+		       struct boot_entry *entry)
+{
+	char e[256];
+	struct boot_ram r = {&vm->gm, vm->ram_low, vm->ram_high};
+	struct boot_args a = {.cmdline = op->append,
+			      .mptable = vm->cfg.kernel_irqchip};
+	size_t klen;
+	uint8_t *img =
+	    loader_read_file(op->kernel, "-kernel", &klen, e, sizeof(e));
+	uint8_t *rd = NULL;
+	int rc = -1;
+	if (img && op->initrd)
+		rd = loader_read_file(op->initrd, "-initrd", &a.initrd_size, e,
+				      sizeof(e));
+	a.initrd = rd;
+	if (img && (!op->initrd || rd))
+		rc = loader_load(&r, img, klen, &a, entry, e, sizeof(e));
+	free(img);
+	free(rd);
+	return rc ? fail("%s", e) : 0;
+}
+
+/* Every input that needs no KVM: firmware, kernel, trace file, chardevs,
+ * disk images. What is opened here is what the machine then uses. */
+static int prepare(struct vm *vm, struct machine *m, const struct options *op,
+		   struct boot_entry *entry)
+{
+	if (vm_prepare(vm, &op->cfg))
+		return -1;
+	if (op->cfg.bios_path && vm_load_bios(vm, op->cfg.bios_path))
+		return -1;
+	if (op->kernel && load_kernel(vm, op, entry))
+		return -1;
+	if (op->trace) {
+		vm->dm.trace = strcmp(op->trace, "stderr")
+				   ? fopen(op->trace, "w")
+				   : stderr;
+		if (!vm->dm.trace)
+			return fail("cannot open trace file '%s'", op->trace);
+	}
+	return machine_prepare(m, vm, &op->mo);
+}
+
+/* Runs the machine; returns minivmm's exit status, or -1 to reboot. */
+static int run(struct vm *vm, struct machine *m, const struct options *op,
+	       const sigset_t *sigs)
+{
+	char err[256];
+	/* As QEMU's -nographic: COM1 on stdio shares it with the monitor. */
+	const char *monitor = op->monitor;
+	if (!monitor)
+		monitor = strcmp(op->mo.serial, "stdio") ? "none" : "stdio";
+	m->monitor = monitor_new(m, monitor, err, sizeof(err));
+	if (!m->monitor && err[0])
+		return fail("%s", err);
+	int reason = vm_run(vm, sigs);
+	monitor_free(m->monitor); /* before the drives close */
+	m->monitor = NULL;
+	/* Before machine_fini(): devices that unregister their ports there
+	 * (IDE, PCI BARs) would vanish from the per-device table. */
+	if (op->stats)
+		stats_print(vm, stderr);
+	machine_fini(m); /* the terminal is restored here */
+	if (vm->dm.trace && vm->dm.trace != stderr)
+		fclose(vm->dm.trace);
+	int status = vm->exit_status;
+	vm_destroy(vm);
+	if (reason == VM_HALTED)
+		fprintf(stderr, "minivmm: the guest halted with interrupts "
+				"disabled; exiting\n");
+	if (reason == VM_RESET && !op->mo.no_reboot)
+		return -1;
+	return reason == VM_ERROR ? (status ? status : 1) : status;
+}
+
+int main(int argc, char **argv)
+{
+	struct options op = {
+	    .cfg = {.ram_size = 128ull << 20, .ioreq_mode = DM_MODE_DM},
+	    .mo = {.serial = "stdio", .debugcon = "none"}};
+	char err[256];
+	bool done = false;
+
+	cpu_model_parse("minivmm", &op.cfg.cpu, err, sizeof(err));
+	if (parse_args(argc, argv, &op, &done) || done)
+		return done ? 0 : 1;
+	if (check_options(&op))
+		return 1;
 
 	/* Signals go to the main thread, which turns them into exits. */
 	sigset_t sigs;
@@ -286,46 +383,23 @@ int main(int argc, char **argv)
 	sigdelset(&sigs, SIGUSR1);
 
 	struct vm vm;
-	if (vm_create(&vm, &cfg) ||
-	    (cfg.bios_path && vm_load_bios(&vm, cfg.bios_path)))
-		return 1;
-	if (kernel && load_kernel(&vm, kernel, initrd, append))
-		return 1;
-	if (trace) {
-		vm.dm.trace =
-		    strcmp(trace, "stderr") ? fopen(trace, "w") : stderr;
-		if (!vm.dm.trace)
-			return fail("cannot open trace file '%s'", trace);
-	}
 	struct machine m;
-	if (machine_init(&m, &vm, &mo))
+	struct boot_entry entry;
+	/* Only now KVM: every bad input has had its own error by here. */
+	if (prepare(&vm, &m, &op, &entry) || vm_create(&vm))
 		return 1;
-	/* As QEMU's -nographic: COM1 on stdio shares it with the monitor. */
-	if (!monitor)
-		monitor = strcmp(mo.serial, "stdio") ? "none" : "stdio";
-	m.monitor = monitor_new(&m, monitor, err, sizeof(err));
-	if (!m.monitor && err[0])
-		return fail("%s", err);
-	int reason = vm_run(&vm, &sigs);
-	monitor_free(m.monitor); /* before the drives close */
-	m.monitor = NULL;
-	/* Before machine_fini(): devices that unregister their ports there
-	 * (IDE, PCI BARs) would vanish from the per-device table. */
-	if (stats)
-		stats_print(&vm, stderr);
-	machine_fini(&m);
-	if (vm.dm.trace && vm.dm.trace != stderr)
-		fclose(vm.dm.trace);
-	int status = vm.exit_status;
-	vm_destroy(&vm);
-	if (reason == VM_RESET && !mo.no_reboot) {
-		/* A reset is a fresh machine: the cleanest way to get every
-		 * device, KVM's vCPU state and RAM back to power-on is a new
-		 * process with the same command line. */
-		fprintf(stderr, "minivmm: guest reset, rebooting\n");
-		pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
-		execv("/proc/self/exe", argv);
-		return fail("reboot failed: %s", strerror(errno));
-	}
-	return reason == VM_ERROR ? (status ? status : 1) : status;
+	if (op.kernel && vm_set_boot_entry(&vm, &entry))
+		return 1;
+	if (machine_init(&m, &op.mo) || vcpu_watch_halt(&vm))
+		return 1;
+	int status = run(&vm, &m, &op, &sigs);
+	if (status >= 0)
+		return status;
+	/* A reset is a fresh machine: the cleanest way to get every device,
+	 * KVM's vCPU state and RAM back to power-on is a new process with the
+	 * same command line. */
+	fprintf(stderr, "minivmm: guest reset, rebooting\n");
+	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+	execv("/proc/self/exe", argv);
+	return fail("reboot failed: %s", strerror(errno));
 }

@@ -10,8 +10,10 @@
 #include <sys/ioctl.h>
 #include <time.h>
 
+#include "ioreq/bytes.h"
 #include "vmm/emulate.h"
 #include "vmm/monitor.h"
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
 static __thread struct kvm_run *this_run;
@@ -140,12 +142,129 @@ static void inject_interrupt(struct vcpu *v)
 	run->request_interrupt_window = pending;
 }
 
-/* HLT with the userspace irqchip: sleep until the PIC has something (with
- * IF clear only a reset or quit ends the halt, as on hardware). */
+/* ---- halts that never end (vcpu.h) ---------------------------------- */
+
+bool halt_is_final(const struct halt_state *s)
+{
+	return s->halted && !s->if_flag && !s->nmi_pending && !s->smi_pending &&
+	       !s->wake_route && s->nvcpus == 1;
+}
+
+/* Delivery modes that wake a CPU halted with IF clear. */
+static bool wakes_with_if_clear(unsigned mode)
+{
+	return mode == 2 || mode == 4 || mode == 5; /* SMI, NMI, INIT */
+}
+
+bool lapic_wake_route(const struct kvm_lapic_state *l)
+{
+	/* CMCI, thermal, performance counter, LINT0, LINT1. */
+	static const unsigned lvt[] = {0x2f0, 0x330, 0x340, 0x350, 0x360};
+	for (size_t i = 0; i < sizeof(lvt) / sizeof(lvt[0]); i++) {
+		uint32_t v = get_le((const uint8_t *)l->regs + lvt[i], 4);
+		if (!(v & (1u << 16)) && wakes_with_if_clear((v >> 8) & 7))
+			return true;
+	}
+	return false;
+}
+
+bool ioapic_wake_route(const struct kvm_ioapic_state *io)
+{
+	for (int i = 0; i < KVM_IOAPIC_NUM_PINS; i++)
+		if (!io->redirtbl[i].fields.mask &&
+		    wakes_with_if_clear(io->redirtbl[i].fields.delivery_mode))
+			return true;
+	return false;
+}
+
+/* RFLAGS.IF and pending NMI/SMI into s; -1 if KVM will not say. */
+static int read_halt_regs(struct vcpu *v, struct halt_state *s)
+{
+	struct kvm_regs r;
+	struct kvm_vcpu_events ev;
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 ||
+	    ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+		return -1;
+	s->if_flag = r.rflags & 0x200;
+	s->nmi_pending = ev.nmi.pending || ev.nmi.injected;
+	s->smi_pending = (ev.flags & KVM_VCPUEVENT_VALID_SMM) && ev.smi.pending;
+	s->nvcpus = v->vm->nvcpus;
+	return 0;
+}
+
+/* Kernel irqchip: the LAPIC and I/O APIC routes the guest programmed. */
+static bool kernel_wake_route(struct vcpu *v)
+{
+	struct kvm_lapic_state l;
+	struct kvm_irqchip chip = {.chip_id = KVM_IRQCHIP_IOAPIC};
+	if (ioctl(v->fd, KVM_GET_LAPIC, &l) < 0 ||
+	    ioctl(v->vm->vm_fd, KVM_GET_IRQCHIP, &chip) < 0)
+		return true; /* unknown: assume it can be woken */
+	return lapic_wake_route(&l) || ioapic_wake_route(&chip.chip.ioapic);
+}
+
+/* Called outside KVM_RUN. Any ioctl failure answers "not final". */
+static bool halted_for_good(struct vcpu *v, bool exit_hlt)
+{
+	struct halt_state s = {.halted = exit_hlt};
+	if (!exit_hlt) {
+		struct kvm_mp_state mp;
+		if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0 ||
+		    mp.mp_state != KVM_MP_STATE_HALTED)
+			return false;
+		s.halted = true;
+	}
+	if (read_halt_regs(v, &s) < 0)
+		return false;
+	if (!s.if_flag && v->vm->cfg.kernel_irqchip)
+		s.wake_route = kernel_wake_route(v);
+	return halt_is_final(&s);
+}
+
+/* Device-model thread, dm lock held: ask every vCPU to look (the kick gets
+ * one blocked in the kernel's HLT out of KVM_RUN). */
+static void halt_tick(void *opaque)
+{
+	struct vm *vm = opaque;
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		__atomic_store_n(&vm->vcpus[i].halt_check, 1, __ATOMIC_SEQ_CST);
+	vm_kick(vm);
+	vtimer_mod(vm->halt_timer,
+		   clock_ns(vm->dm.clock) + HALT_CHECK_MS * 1000000ll);
+}
+
+int vcpu_watch_halt(struct vm *vm)
+{
+	if (!vm->cfg.kernel_irqchip)
+		return 0;
+	vm->halt_timer = vtimer_new(vm->dm.clock, halt_tick, vm);
+	if (!vm->halt_timer) {
+		fprintf(stderr, "minivmm: cannot create the halt timer\n");
+		return -1;
+	}
+	vtimer_mod(vm->halt_timer,
+		   clock_ns(vm->dm.clock) + HALT_CHECK_MS * 1000000ll);
+	return 0;
+}
+
+/* Kernel irqchip, after any return from KVM_RUN. */
+static bool halt_check_due(struct vcpu *v)
+{
+	return __atomic_exchange_n(&v->halt_check, 0, __ATOMIC_SEQ_CST) &&
+	       halted_for_good(v, false);
+}
+
+/* HLT with the userspace irqchip: sleep until the PIC has something. With
+ * IF clear nothing minivmm does can wake the vCPU (no NMI source), so
+ * that ends the VM; the IF=0 wait below stays for a failed check. */
 static void halt(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 	bool ifl = v->run->if_flag;
+	if (!ifl && halted_for_good(v, true)) {
+		vm_request_exit(vm, VM_HALTED, 0);
+		return;
+	}
 	dm_lock(&vm->dm);
 	while (running(vm) && !(ifl && vm->intr_pending(vm->intr_opaque))) {
 		if (stop_requested(vm)) {
@@ -429,6 +548,10 @@ void *vcpu_thread(void *opaque)
 		int64_t t0 = now_ns();
 		__atomic_store_n(&v->in_run, 0, __ATOMIC_SEQ_CST);
 		v->run->immediate_exit = 0;
+		if (vm->cfg.kernel_irqchip && halt_check_due(v)) {
+			vm_request_exit(vm, VM_HALTED, 0);
+			break;
+		}
 		if (rc < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->stats.count[EXK_INTR]++;

@@ -36,10 +36,13 @@ struct vcpu {
 	pthread_t thread;
 	pthread_cond_t wake; /* HLT sleep; waited on under the dm lock */
 	int in_run;	     /* atomic: inside KVM_RUN */
+	int halt_check;	     /* atomic: kernel irqchip, look for a final HLT */
 	struct exit_stats stats;
 };
 
-enum vm_exit_reason { VM_RUNNING = 0, VM_QUIT, VM_RESET, VM_ERROR };
+/* VM_HALTED: the guest stopped its CPU for good (HLT with interrupts
+ * disabled and nothing that could wake it); ends minivmm with status 0. */
+enum vm_exit_reason { VM_RUNNING = 0, VM_QUIT, VM_RESET, VM_ERROR, VM_HALTED };
 
 struct vm_config {
 	uint64_t ram_size;
@@ -75,14 +78,23 @@ struct vm {
 	unsigned paused;
 	/* Emulation-assist counters. */
 	uint64_t emulated;
+	/* Kernel irqchip: the periodic look for a final HLT (vcpu.c). */
+	struct vtimer *halt_timer;
 };
 
-/* One clear line on stderr and -1 on failure. */
-int vm_create(struct vm *vm, const struct vm_config *cfg);
-void vm_destroy(struct vm *vm);
+/*
+ * Start-up in two steps, so that every input is checked before /dev/kvm is
+ * opened: vm_prepare() allocates guest RAM and the device model (no KVM),
+ * vm_load_bios() and the kernel loader fill RAM, then vm_create() opens
+ * /dev/kvm and creates the VM, one memory slot per guest_mem region, and
+ * the vCPUs. Each prints one clear line on stderr and returns -1 on failure.
+ */
+int vm_prepare(struct vm *vm, const struct vm_config *cfg);
 int vm_load_bios(struct vm *vm, const char *path);
+int vm_create(struct vm *vm);
+void vm_destroy(struct vm *vm);
 /* Direct kernel boot: the vCPU starts at the loader's entry (vmm/loader.h)
- * instead of the reset vector. */
+ * instead of the reset vector. After vm_create(). */
 struct boot_entry;
 int vm_set_boot_entry(struct vm *vm, const struct boot_entry *e);
 /* Starts the device model and vCPUs; returns the exit reason. */

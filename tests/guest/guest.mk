@@ -11,7 +11,7 @@ GUEST_CFLAGS := -ffreestanding -nostdlib -fno-pic -fno-pie \
 	-Wall -Wextra -Werror -I$(GUEST_SRC)
 
 # Real-mode programs and protected/long-mode programs.
-GUEST16 := hello serial timer rtc reset-cf9 reset-kbd
+GUEST16 := hello serial timer rtc reset-cf9 reset-kbd halt
 GUEST32 := strio cpuid emul bench reset-triple ide bench-ide cdchange
 GUEST_BINS := $(patsubst %,$(GB)/%.bin,$(GUEST16) $(GUEST32))
 

@@ -239,5 +239,18 @@ for r in cf9 kbd triple; do
 	verdict "reset-$r" "" "" "$p"
 done
 
+# A final halt (cli; hlt, nothing can wake the CPU) ends minivmm with
+# status 0 and one line on stderr. The kernel irqchip notices it within
+# a few HALT_CHECK_MS periods (vmm/vcpu.h).
+for chip in user kernel; do
+	vm "halt-$chip" "$DIR/halt.bin" -machine irqchip=$chip
+	p=
+	grep -qx "HALT cli; hlt" <<<"$OUT" || p=" no 'HALT' line;"
+	grep -qx DONE <<<"$OUT" && p+=" DONE: main() returned;"
+	grep -q "^minivmm: the guest halted with interrupts disabled" \
+		"$LOGS/halt-$chip.err" || p+=" no 'guest halted' line on stderr;"
+	verdict "halt-$chip" "" "" "$p"
+done
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,11 +1,13 @@
 /*
  * Tests of the direct kernel loader (vmm/loader.c) and the MP table
  * (vmm/mptable.c) on synthetic bzImages and ELF files, in a 32 MiB fake
- * guest RAM with the PC's VGA hole.
+ * guest RAM with the PC's VGA hole; and of the -bios file checks.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "vmm/loader.h"
 #include "vmm/mptable.h"
@@ -679,4 +681,82 @@ Test(mptable, identity_irq0_and_bad_args)
 	cr_assert_eq(buf[16 + 44 + 20 + 8 + 8 + 7], 0);
 	cr_assert_eq(mptable_build(buf, sizeof(buf) - 1, 0x9fc00, 0), -1);
 	cr_assert_eq(mptable_build(buf, sizeof(buf), 0x9fc00, 24), -1);
+}
+
+/* ---- loader_read_bios: the -bios checks, made before KVM exists ---- */
+
+static char bios_dir[] = "/tmp/bios-test.XXXXXX";
+
+static const char *bios_file(const char *name, size_t size)
+{
+	static char path[64];
+	snprintf(path, sizeof(path), "%s/%s", bios_dir, name);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	for (size_t i = 0; i < size; i++)
+		fputc((int)(i * 7 & 0xff), f);
+	fclose(f);
+	return path;
+}
+
+static void bios_setup(void)
+{
+	strcpy(bios_dir, "/tmp/bios-test.XXXXXX");
+	cr_assert_not_null(mkdtemp(bios_dir));
+}
+
+static void bios_teardown(void)
+{
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", bios_dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(bios, .init = bios_setup, .fini = bios_teardown);
+
+Test(bios, reads_whole_image_page_aligned)
+{
+	size_t size = 0;
+	uint8_t *b = loader_read_bios(bios_file("ok.bin", 65536), &size, err,
+				      sizeof(err));
+	cr_assert_not_null(b, "%s", err);
+	cr_assert_eq(size, 65536);
+	cr_assert_eq((uintptr_t)b % 4096, 0, "a KVM slot needs page alignment");
+	for (size_t i = 0; i < size; i += 4093)
+		cr_assert_eq(b[i], (uint8_t)(i * 7));
+	munmap(b, size);
+}
+
+Test(bios, missing_file)
+{
+	size_t size;
+	char path[80];
+	snprintf(path, sizeof(path), "%s/none.bin", bios_dir);
+	cr_assert_null(loader_read_bios(path, &size, err, sizeof(err)));
+	cr_assert(strstr(err, "cannot open BIOS") &&
+		      strstr(err, "No such file"),
+		  "%s", err);
+}
+
+Test(bios, directory)
+{
+	size_t size;
+	cr_assert_null(loader_read_bios(bios_dir, &size, err, sizeof(err)));
+	cr_assert(strstr(err, "is not a regular file"), "%s", err);
+}
+
+Test(bios, size_rules)
+{
+	static const size_t bad[] = {0, 1000, 4095, 4097, (16 << 20) + 4096};
+	size_t size;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *p = bios_file("bad.bin", bad[i]);
+		cr_assert_null(loader_read_bios(p, &size, err, sizeof(err)),
+			       "size %zu accepted", bad[i]);
+		cr_assert(strstr(err, "multiple of 4 KiB"), "%s", err);
+	}
+	uint8_t *b = loader_read_bios(bios_file("min.bin", 4096), &size, err,
+				      sizeof(err));
+	cr_assert_not_null(b, "%s", err);
+	munmap(b, size);
 }
