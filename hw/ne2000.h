@@ -161,8 +161,9 @@ struct ne2000;
  */
 struct ne2000 *ne2000_new(const uint8_t mac[NET_ETH_ALEN],
 			  struct net_backend be);
-/* Frees the NIC. Detach it from its bus first (or free the bus): the
- * PCI function belongs to the pci_bus, the ISA range to the port bus. */
+/* Frees the NIC. It does not detach itself: free the pci_bus first (it
+ * owns the function and unmaps BAR0), and for the ISA face
+ * bus_unregister(io, base, s) or destroy the port bus. */
 void ne2000_free(struct ne2000 *s);
 
 /* ISA face: ports base..base+0x1F on io, interrupt on irq->line. 0 or -1.
