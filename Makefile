@@ -15,7 +15,8 @@ CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread \
 	-I$(SRCDIR) $(LIBEVENT_CFLAGS) $(SDL_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS := $(LIBEVENT_LIBS) -levent_pthreads $(SDL_LIBS) -lpthread -lm
 
-LIB_SRCS := $(sort $(wildcard $(SRCDIR)/ioreq/*.c $(SRCDIR)/hw/*.c $(SRCDIR)/vmm/*.c))
+LIB_SRCS := $(sort $(wildcard $(SRCDIR)/ioreq/*.c $(SRCDIR)/hw/*.c $(SRCDIR)/vmm/*.c \
+	$(SRCDIR)/vmm/*/*.c))
 LIB_SRCS := $(filter-out $(SRCDIR)/vmm/main.c,$(LIB_SRCS))
 LIB_OBJS := $(patsubst $(SRCDIR)/%.c,$(B)/%.o,$(LIB_SRCS))
 UNIT_SRCS := $(sort $(wildcard $(SRCDIR)/tests/unit/*.c))
@@ -41,7 +42,8 @@ $(B)/unit-tests: $(UNIT_OBJS) $(B)/libminivmm.a
 
 # Guest test programs, guest benchmarks, firmware, images.
 -include $(wildcard $(SRCDIR)/tests/guest/guest.mk $(SRCDIR)/bios/bios.mk \
-	$(SRCDIR)/images/images.mk $(SRCDIR)/tests/linux/linux.mk)
+	$(SRCDIR)/images/images.mk $(SRCDIR)/tests/linux/linux.mk \
+	$(SRCDIR)/tests/unit/asan.mk)
 
 # The demo: a guest that greets on the debug port and on COM1, then resets.
 demo: minivmm $(B)/tests/guest/hello.bin
