@@ -16,12 +16,15 @@
 #include "hw/i8254.h"
 #include "hw/i8259.h"
 #include "hw/mc146818.h"
+#include "hw/ne2000.h"
 #include "hw/pci.h"
 #include "hw/port92.h"
 #include "hw/postcode.h"
 #include "hw/resetctl.h"
 #include "hw/testdev.h"
 #include "hw/uart16550.h"
+#include "vmm/backend/pcap.h"
+#include "vmm/backend/tap.h"
 #include "vmm/chardev.h"
 #include "vmm/monitor.h"
 #include "vmm/vm.h"
@@ -279,18 +282,202 @@ static int ide_devices(struct machine *m, const struct machine_opts *o)
 	return 0;
 }
 
+/* --- network --------------------------------------------------------- */
+
+/* The NIC's cable: frames go to the TAP (and the -net dump). */
+static void nic_send(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct machine_nic *n = opaque;
+	pcap_dump_frame(n->m->netdump, buf, len);
+	if (n->tap)
+		tap_send(n->tap, buf, len);
+}
+
+static void nic_rx_ready(void *opaque)
+{
+	struct machine_nic *n = opaque;
+	if (n->tap)
+		tap_rx_ready(n->tap);
+}
+
+static const struct net_backend_ops nic_cable_ops = {.send = nic_send,
+						     .rx_ready = nic_rx_ready};
+
+/* The TAP's side of the cable. */
+static bool cable_can_receive(void *opaque)
+{
+	struct machine_nic *n = opaque;
+	return ne2000_can_receive(n->ne);
+}
+
+static bool cable_receive(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct machine_nic *n = opaque;
+	pcap_dump_frame(n->m->netdump, buf, len);
+	return ne2000_receive(n->ne, buf, len) == NE2000_RX_STORED;
+}
+
+static const struct net_nic_ops cable_nic_ops = {
+    .can_receive = cable_can_receive, .receive = cable_receive};
+
+/* TAPs and the dump file: opened before KVM exists. */
+static int open_net(struct machine *m, const struct machine_opts *o)
+{
+	char e[256];
+	const struct net_config *c = &o->net;
+	m->nnics = c->nnics;
+	for (unsigned i = 0; i < c->nnics; i++) {
+		struct machine_nic *n = &m->nic[i];
+		n->m = m;
+		n->cfg = c->nic[i];
+		if (!n->cfg.ifname[0])
+			continue;
+		n->tap = tap_open(n->cfg.ifname, e, sizeof(e));
+		if (!n->tap)
+			return err("%s\n", e);
+	}
+	if (c->dump_file[0]) {
+		m->netdump =
+		    pcap_dump_open(c->dump_file, c->dump_len, e, sizeof(e));
+		if (!m->netdump)
+			return err("%s\n", e);
+	}
+	return 0;
+}
+
+/*
+ * What a BIOS would leave for a kernel booted without one (-kernel): the
+ * PIIX3 steering PIRQA-D to IRQs 10, 10, 11, 11 (SeaBIOS's choice), those
+ * lines level-triggered in the 8259's ELCR, and the NIC's Interrupt Line
+ * register naming its IRQ, which Linux uses when there is no $PIR or
+ * MP-table entry for the device. Firmware that runs reprograms all of it.
+ */
+static const uint8_t pirq_irq[4] = {10, 10, 11, 11};
+
+static void pci_irq_defaults(struct machine *m)
+{
+	uint16_t elcr = 0;
+	for (int p = 0; p < 4; p++) {
+		pci_cfg_write(m->isa.f, PIIX3_PIRQRC + p, 1, pirq_irq[p]);
+		elcr |= 1u << pirq_irq[p];
+	}
+	if (m->pic) {
+		i8259_set_elcr(m->pic, 0,
+			       i8259_elcr(m->pic, 0) | (elcr & 0xff));
+		i8259_set_elcr(m->pic, 1, i8259_elcr(m->pic, 1) | (elcr >> 8));
+	}
+}
+
+static int nic_attach(struct machine *m, struct machine_nic *n, int *slot)
+{
+	struct vm *vm = m->vm;
+	n->ne = ne2000_new(n->cfg.mac, (struct net_backend){&nic_cable_ops, n});
+	if (!n->ne)
+		return err("cannot create NIC %s\n", n->cfg.ifname);
+	if (n->cfg.model == NIC_NE2K_ISA) {
+		if (ne2000_attach_isa(n->ne, &vm->dm.io, NE2000_ISA_BASE,
+				      &m->isa_irq, NE2000_ISA_IRQ))
+			return err("cannot put the NE2000 at 0x%x\n",
+				   NE2000_ISA_BASE);
+	} else {
+		n->pci = ne2000_attach_pci(n->ne, m->pci, *slot);
+		if (!n->pci)
+			return err("PCI slot %d is taken\n", *slot);
+		/* Pin A of slot d is PIRQ (d - 1) & 3 (pci.c's swizzle). */
+		int irq = pirq_irq[(*slot - 1) & 3];
+		pci_cfg_write(n->pci, PCI_INTERRUPT_LINE, 1, irq);
+		(*slot)++;
+	}
+	if (n->tap && tap_start(n->tap, &vm->dm, &cable_nic_ops, n))
+		return err("tap %s: cannot watch it\n", n->cfg.ifname);
+	return 0;
+}
+
+static int net_devices(struct machine *m)
+{
+	int slot = MACHINE_NIC_SLOT;
+	bool pci = false;
+	for (unsigned i = 0; i < m->nnics; i++) {
+		if (nic_attach(m, &m->nic[i], &slot))
+			return -1;
+		pci |= m->nic[i].pci != NULL;
+	}
+	if (pci)
+		pci_irq_defaults(m);
+	return 0;
+}
+
+static void net_fini(struct machine *m)
+{
+	for (unsigned i = 0; i < m->nnics; i++) {
+		tap_close(m->nic[i].tap); /* no more frames for the NIC */
+		m->nic[i].tap = NULL;
+	}
+	pcap_dump_close(m->netdump);
+	m->netdump = NULL;
+}
+
+void machine_stats_print(struct machine *m, FILE *f)
+{
+	dm_lock(&m->vm->dm);
+	for (unsigned i = 0; i < m->nnics; i++) {
+		const struct machine_nic *n = &m->nic[i];
+		if (!n->ne)
+			continue;
+		const struct ne2000_stats *s = ne2000_stats(n->ne);
+		const uint8_t *a = n->cfg.mac;
+		fprintf(f,
+			"  net%u %s %02x:%02x:%02x:%02x:%02x:%02x on %s: "
+			"tx %llu frames %llu bytes %llu errors; "
+			"rx %llu frames %llu bytes, %llu filtered, %llu "
+			"dropped (%llu ring full)\n",
+			i, netcfg_model_name(n->cfg.model), a[0], a[1], a[2],
+			a[3], a[4], a[5],
+			n->tap ? tap_ifname(n->tap) : "(no cable)",
+			(unsigned long long)s->tx_frames,
+			(unsigned long long)s->tx_bytes,
+			(unsigned long long)s->tx_errors,
+			(unsigned long long)s->rx_frames,
+			(unsigned long long)s->rx_bytes,
+			(unsigned long long)s->rx_filtered,
+			(unsigned long long)s->rx_dropped,
+			(unsigned long long)s->rx_overflows);
+		if (!n->tap)
+			continue;
+		const struct tap_stats *t = tap_stats(n->tap);
+		fprintf(f,
+			"  net%u tap %s: read %llu frames %llu bytes (%llu "
+			"refused by the NIC, %llu oversize, %llu pauses, %llu "
+			"errors); wrote %llu frames %llu bytes (%llu dropped, "
+			"%llu errors)\n",
+			i, tap_ifname(n->tap), (unsigned long long)t->rx_frames,
+			(unsigned long long)t->rx_bytes,
+			(unsigned long long)t->rx_refused,
+			(unsigned long long)t->rx_oversize,
+			(unsigned long long)t->rx_pauses,
+			(unsigned long long)t->rx_errors,
+			(unsigned long long)t->tx_frames,
+			(unsigned long long)t->tx_bytes,
+			(unsigned long long)t->tx_dropped,
+			(unsigned long long)t->tx_errors);
+	}
+	dm_unlock(&m->vm->dm);
+}
+
 int machine_prepare(struct machine *m, struct vm *vm,
 		    const struct machine_opts *o)
 {
 	memset(m, 0, sizeof(*m));
 	m->vm = vm;
 	m->a20 = true;
-	return open_chardevs(m, o) || open_images(m, o) ? -1 : 0;
+	return open_chardevs(m, o) || open_images(m, o) || open_net(m, o) ? -1
+									  : 0;
 }
 
 int machine_init(struct machine *m, const struct machine_opts *o)
 {
-	if (platform_devices(m, o) || pci_devices(m) || ide_devices(m, o))
+	if (platform_devices(m, o) || pci_devices(m) || ide_devices(m, o) ||
+	    net_devices(m))
 		return -1;
 	return 0;
 }
@@ -301,6 +488,7 @@ void machine_fini(struct machine *m)
 	if (m->ide)
 		ide_free(m->ide);
 	m->ide = NULL;
+	net_fini(m);
 	for (int i = 0; i < IDE_SLOTS; i++) {
 		if (m->atapi[i])
 			atapi_free(m->atapi[i]);

@@ -7,16 +7,34 @@
 #define MINIVMM_MACHINE_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "hw/hw.h"
 #include "hw/i440fx.h"
 #include "hw/piix3.h"
 #include "hw/piix_ide.h"
 #include "vmm/drive.h"
+#include "vmm/netcfg.h"
 
 struct vm;
 struct chardev;
 struct monitor;
+struct ne2000;
+struct tap;
+struct pcap_dump;
+struct pci_func;
+
+/* First PCI slot of the NICs (QEMU's pc puts its first NIC at 00:03.0). */
+#define MACHINE_NIC_SLOT 3
+
+/* One NIC and what its cable is plugged into. */
+struct machine_nic {
+	struct machine *m;
+	struct nic_config cfg;
+	struct ne2000 *ne;
+	struct tap *tap;      /* NULL: no cable */
+	struct pci_func *pci; /* NULL for the ISA face */
+};
 
 struct machine_opts {
 	const char *serial;   /* chardev spec for COM1 */
@@ -25,6 +43,7 @@ struct machine_opts {
 	bool no_reboot;
 	bool testdev;
 	struct drive_config drives;
+	struct net_config net;
 };
 
 struct machine {
@@ -47,6 +66,9 @@ struct machine {
 	struct piix_ide ide_fn;
 	struct blk *blk[IDE_SLOTS];
 	struct atapi *atapi[IDE_SLOTS];
+	struct machine_nic nic[NETCFG_MAX_NICS];
+	unsigned nnics;
+	struct pcap_dump *netdump; /* -net dump */
 	struct chardev *serial, *debugcon;
 	struct monitor *monitor; /* -monitor; set by main after machine_init */
 	bool a20;
@@ -61,5 +83,7 @@ int machine_prepare(struct machine *m, struct vm *vm,
 /* After vm_create(): the devices, wired to what machine_prepare() opened. */
 int machine_init(struct machine *m, const struct machine_opts *o);
 void machine_fini(struct machine *m);
+/* -stats lines of the machine's devices (NICs); before machine_fini(). */
+void machine_stats_print(struct machine *m, FILE *f);
 
 #endif

@@ -32,6 +32,17 @@ static void usage(FILE *f)
 	    "  -monitor DEV          stdio, unix:PATH,server,nowait, none\n"
 	    "                        (default: shares COM1's stdio, Ctrl-A c)\n"
 	    "  -device testdev       do-nothing device for benchmarks\n"
+	    "  -net IFNAME           NE2000 PCI (RTL8029) on TAP IFNAME\n"
+	    "  -net nic[,model=ne2k_pci|ne2k_isa][,macaddr=MAC]\n"
+	    "  -net tap,ifname=X[,script=no,downscript=no]  (pairs with the\n"
+	    "                        -net nic of the same rank)\n"
+	    "  -nic tap,ifname=X[,model=M][,mac=MAC]\n"
+	    "  -netdev tap,id=ID,ifname=X  -device ne2k_pci|ne2k_isa,netdev=ID"
+	    "[,mac=MAC]\n"
+	    "  -net dump[,file=F][,len=N]  every NIC's frames to a pcap file\n"
+	    "  -net none             no NIC (default); ne2k_isa is 0x300 IRQ "
+	    "9,\n"
+	    "                        MACs default to 52:54:00:12:34:56 + n\n"
 	    "  -hda/-hdb/-hdc/-hdd FILE  IDE disk image (raw)\n"
 	    "  -cdrom FILE           ISO image on the secondary master\n"
 	    "  -drive file=F,if=ide,index=N,media=disk|cdrom,format=raw,\n"
@@ -184,7 +195,13 @@ static int parse_with_arg(struct options *op, const char *o, const char *a)
 		return check_monitor(a);
 	} else if (!strcmp(o, "-debugcon")) {
 		mo->debugcon = a;
-	} else if (!strcmp(o, "-device")) {
+	} else if (!strcmp(o, "-net") || !strcmp(o, "-nic") ||
+		   !strcmp(o, "-netdev") || !strcmp(o, "-device")) {
+		int rc = netcfg_parse(&mo->net, o, a, err, sizeof(err));
+		if (rc < 0)
+			return fail("%s", err);
+		if (rc == 0)
+			return 0;
 		if (strcmp(a, "testdev"))
 			return fail("unknown device '%s'", a);
 		mo->testdev = true;
@@ -213,10 +230,11 @@ static int parse_with_arg(struct options *op, const char *o, const char *a)
 static bool takes_arg(const char *o)
 {
 	static const char *const with[] = {
-	    "-m",	"-bios", "-kernel",  "-initrd", "-append",  "-cpu",
-	    "-machine", "-M",	 "-display", "-serial", "-monitor", "-debugcon",
-	    "-device",	"-hda",	 "-hdb",     "-hdc",	"-hdd",	    "-cdrom",
-	    "-drive",	"-boot", "-trace",   "-smp"};
+	    "-m",	"-bios",     "-kernel", "-initrd",  "-append",
+	    "-cpu",	"-machine",  "-M",	"-display", "-serial",
+	    "-monitor", "-debugcon", "-device", "-hda",	    "-hdb",
+	    "-hdc",	"-hdd",	     "-cdrom",	"-drive",   "-boot",
+	    "-trace",	"-smp",	     "-net",	"-nic",	    "-netdev"};
 	for (size_t i = 0; i < sizeof(with) / sizeof(with[0]); i++)
 		if (!strcmp(o, with[i]))
 			return true;
@@ -261,9 +279,12 @@ static int parse_args(int argc, char **argv, struct options *op, bool *done)
 }
 
 /* How the options fit together, and -m against this host. */
-static int check_options(const struct options *op)
+static int check_options(struct options *op)
 {
 	const struct vm_config *cfg = &op->cfg;
+	char err[256];
+	if (netcfg_finish(&op->mo.net, err, sizeof(err)))
+		return fail("%s", err);
 	if (!op->kernel && (op->initrd || op->append))
 		return fail("%s", "-initrd and -append need -kernel");
 	if (!cfg->bios_path && !op->kernel)
@@ -343,8 +364,10 @@ static int run(struct vm *vm, struct machine *m, const struct options *op,
 	m->monitor = NULL;
 	/* Before machine_fini(): devices that unregister their ports there
 	 * (IDE, PCI BARs) would vanish from the per-device table. */
-	if (op->stats)
+	if (op->stats) {
 		stats_print(vm, stderr);
+		machine_stats_print(m, stderr);
+	}
 	machine_fini(m); /* the terminal is restored here */
 	if (vm->dm.trace && vm->dm.trace != stderr)
 		fclose(vm->dm.trace);

@@ -101,6 +101,44 @@ expect append-too-long "-append: the command line is 3000 bytes" \
 	-kernel "$T/bzImage" -append "$(head -c 3000 /dev/zero | tr '\0' x)"
 expect cdrom-missing "could not open CD image" $B -cdrom "$T/nonexistent.iso"
 expect disk-directory "could not open disk image .*: Is a directory" $B -hda "$T"
+# Network options (checked before KVM; no tap is created by these).
+expect net-model-bad "unknown NIC model 'e1000'" $B -net nic,model=e1000
+expect net-mac-bad "bad macaddr 'zz:00'" $B -net nic,macaddr=zz:00
+expect net-mac-multicast "multicast address" $B \
+	-net nic,macaddr=01:00:5e:00:00:01
+expect net-mac-zero "not a valid address" $B -nic tap,ifname=t0,mac=00:00:00:00:00:00
+expect net-tap-no-ifname "ifname= is missing" $B -net nic -net tap,script=no
+expect nic-no-ifname "ifname= is missing" $B -nic tap,model=ne2k_pci
+expect net-script "runs no scripts" $B -net nic -net tap,ifname=t0,script=/etc/qemu-ifup
+expect net-user "-net user: not supported" $B -net user
+expect net-key-bad "unknown option 'vlan'" $B -net nic,vlan=1
+expect net-name-long "neither a network type nor an interface name" $B \
+	-net averyveryverylongname
+expect net-tap-alone "has no -net nic" $B -net tap,ifname=t0,script=no
+expect net-none-mixed "cannot be combined" $B -net none -net tap0
+expect net-tap-twice "tap t0 is given to two NICs" $B -net t0 -nic tap,ifname=t0
+expect net-isa-twice "only one ne2k_isa" $B -net nic,model=ne2k_isa \
+	-net nic,model=ne2k_isa
+expect net-mac-twice "two NICs have the MAC" $B -net nic,macaddr=52:54:00:00:00:01 \
+	-net nic,macaddr=52:54:00:00:00:01
+expect netdev-missing "no -netdev with id=n1" $B -device ne2k_pci,netdev=n1
+expect netdev-unused "not used by any NIC" $B -netdev tap,id=n0,ifname=t0
+expect net-too-many "at most 4 NICs" $B -net nic -net nic -net nic -net nic -net nic
+expect net-dump-bad "-net dump: cannot write" $B -net nic -net dump,file=$T/nodir/x.pcap
+# A tap that cannot be had: "lo" exists and is no tap (EINVAL), or there is
+# no /dev/net/tun, or no permission: one line either way.
+expect net-tap-lo "tap lo: cannot" $B -net lo
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	chmod 755 "$T"
+	cp "$T/bios.bin" "$T/pub-net.bin" && chmod 644 "$T/pub-net.bin"
+	cp "$VMM" "$T/minivmm-net" && VMM_SAVE=$VMM && VMM=$T/minivmm-net
+	PREFIX="setpriv --reuid=65534 --regid=65534 --clear-groups --"
+	expect net-tap-permission "tap mvmtest0: cannot" -bios "$T/pub-net.bin" \
+		-nographic -no-reboot -net mvmtest0
+	PREFIX= VMM=$VMM_SAVE
+else
+	echo "SKIP   net-tap-permission: needs root and setpriv"
+fi
 flock -x "$T/disk.img" sleep 30 &
 LOCKER=$!
 sleep 0.2

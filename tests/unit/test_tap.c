@@ -1,0 +1,275 @@
+/*
+ * The TAP backend on a SOCK_SEQPACKET socket pair (frame boundaries kept,
+ * as on a TAP) with a fake NIC, and the network option parser.
+ */
+#include <criterion/criterion.h>
+#include <event2/event.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ioreq/dm.h"
+#include "vmm/backend/pcap.h"
+#include "vmm/backend/tap.h"
+#include "vmm/netcfg.h"
+
+struct fake_nic {
+	bool room;
+	unsigned got;
+	size_t last_len;
+	uint8_t last[2048];
+};
+
+static bool fake_can_receive(void *opaque)
+{
+	struct fake_nic *n = opaque;
+	return n->room;
+}
+
+static bool fake_receive(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct fake_nic *n = opaque;
+	n->got++;
+	n->last_len = len;
+	memcpy(n->last, buf, len < sizeof(n->last) ? len : sizeof(n->last));
+	return true;
+}
+
+static const struct net_nic_ops fake_ops = {fake_can_receive, fake_receive};
+
+static struct dm dm;
+static int peer;
+static struct tap *tap;
+static struct fake_nic nic;
+
+static void setup(void)
+{
+	int sv[2];
+	cr_assert_eq(dm_init(&dm, DM_MODE_INLINE, 1), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	peer = sv[1];
+	tap = tap_open_fd(sv[0], "fake0");
+	cr_assert_not_null(tap);
+	memset(&nic, 0, sizeof(nic));
+	nic.room = true;
+	cr_assert_eq(tap_start(tap, &dm, &fake_ops, &nic), 0);
+}
+
+static void teardown(void)
+{
+	tap_close(tap);
+	close(peer);
+	dm_destroy(&dm);
+}
+
+static void spin(void)
+{
+	for (int i = 0; i < 20; i++)
+		event_base_loop(dm.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+}
+
+static void frame(uint8_t tag, size_t len)
+{
+	uint8_t b[4096];
+	memset(b, tag, len);
+	cr_assert_eq(write(peer, b, len), (ssize_t)len);
+}
+
+TestSuite(tap, .init = setup, .fini = teardown);
+
+Test(tap, frames_reach_the_nic_whole)
+{
+	frame(0xa1, 60);
+	frame(0xa2, 1514);
+	spin();
+	cr_assert_eq(nic.got, 2);
+	cr_assert_eq(nic.last_len, 1514);
+	cr_assert_eq(nic.last[1513], 0xa2);
+	cr_assert_eq(tap_stats(tap)->rx_frames, 2);
+	cr_assert_eq(tap_stats(tap)->rx_bytes, 60 + 1514);
+}
+
+Test(tap, full_nic_pauses_reading_until_rx_ready)
+{
+	nic.room = false;
+	frame(1, 100);
+	frame(2, 100);
+	spin();
+	cr_assert_eq(nic.got, 0, "read while the NIC had no room");
+	cr_assert_eq(tap_stats(tap)->rx_pauses, 1);
+	spin(); /* no busy re-polling while paused */
+	cr_assert_eq(tap_stats(tap)->rx_pauses, 1);
+	nic.room = true;
+	dm_lock(&dm);
+	tap_rx_ready(tap);
+	tap_rx_ready(tap); /* twice is harmless */
+	dm_unlock(&dm);
+	spin();
+	cr_assert_eq(nic.got, 2, "frames kept in the queue were lost");
+	cr_assert_eq(nic.last[0], 2);
+}
+
+Test(tap, oversize_frame_dropped_and_counted)
+{
+	frame(3, NET_MAX_FRAME + 1);
+	frame(4, 64);
+	spin();
+	cr_assert_eq(nic.got, 1);
+	cr_assert_eq(nic.last[0], 4);
+	cr_assert_eq(tap_stats(tap)->rx_oversize, 1);
+}
+
+Test(tap, send_never_blocks_when_the_queue_is_full)
+{
+	uint8_t b[1514];
+	memset(b, 0x5a, sizeof(b));
+	int sndbuf = 4096;
+	setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &sndbuf, sizeof(sndbuf));
+	/* Nobody reads peer: the queue fills, then frames are dropped. */
+	for (int i = 0; i < 2000; i++)
+		tap_send(tap, b, sizeof(b));
+	const struct tap_stats *s = tap_stats(tap);
+	cr_assert_gt(s->tx_frames, 0);
+	cr_assert_gt(s->tx_dropped, 0);
+	cr_assert_eq(s->tx_frames + s->tx_dropped + s->tx_errors, 2000);
+	uint8_t r[2048];
+	cr_assert_eq(read(peer, r, sizeof(r)), 1514);
+	cr_assert_eq(r[100], 0x5a);
+}
+
+Test(tap, peer_gone_stops_reading_once)
+{
+	close(peer);
+	peer = -1;
+	spin();
+	cr_assert_eq(nic.got, 0);
+	tap_send(tap, (const uint8_t *)"x", 1);
+	cr_assert_eq(tap_stats(tap)->tx_errors, 1);
+}
+
+Test(tap_names, valid_and_invalid)
+{
+	cr_assert(tap_name_valid("tap0"));
+	cr_assert(tap_name_valid("a23456789012345"));
+	cr_assert_not(tap_name_valid("a234567890123456"));
+	cr_assert_not(tap_name_valid(""));
+	cr_assert_not(tap_name_valid(".."));
+	cr_assert_not(tap_name_valid("a/b"));
+	cr_assert_not(tap_name_valid("a b"));
+	cr_assert_not(tap_name_valid("a,b"));
+	cr_assert_not(tap_name_valid("eth0:1"));
+}
+
+Test(tap_names, open_bad_name_is_one_line)
+{
+	char e[256];
+	cr_assert_null(tap_open("no/slash", e, sizeof(e)));
+	cr_assert(strstr(e, "bad interface name"));
+}
+
+/* ---- netcfg ---- */
+
+static int parse_all(struct net_config *c, const char *const *argv, int n,
+		     char *e, size_t el)
+{
+	memset(c, 0, sizeof(*c));
+	for (int i = 0; i + 1 < n; i += 2)
+		if (netcfg_parse(c, argv[i], argv[i + 1], e, el))
+			return -1;
+	return netcfg_finish(c, e, el);
+}
+
+Test(netcfg, shorthand_is_rtl8029_on_that_tap)
+{
+	struct net_config c;
+	char e[256];
+	const char *a[] = {"-net", "tap0"};
+	cr_assert_eq(parse_all(&c, a, 2, e, sizeof(e)), 0, "%s", e);
+	cr_assert_eq(c.nnics, 1);
+	cr_assert_eq(c.nic[0].model, NIC_NE2K_PCI);
+	cr_assert_str_eq(c.nic[0].ifname, "tap0");
+	const uint8_t mac[6] = {0x52, 0x54, 0, 0x12, 0x34, 0x56};
+	cr_assert_eq(memcmp(c.nic[0].mac, mac, 6), 0);
+}
+
+Test(netcfg, net_nic_pairs_with_net_tap_in_order)
+{
+	struct net_config c;
+	char e[256];
+	const char *a[] = {
+	    "-net", "nic,model=ne2k_isa,macaddr=52:54:00:aa:bb:cc",
+	    "-net", "nic",
+	    "-net", "tap,ifname=t0,script=no,downscript=no",
+	    "-net", "tap,ifname=t1"};
+	cr_assert_eq(parse_all(&c, a, 8, e, sizeof(e)), 0, "%s", e);
+	cr_assert_eq(c.nnics, 2);
+	cr_assert_eq(c.nic[0].model, NIC_NE2K_ISA);
+	cr_assert_str_eq(c.nic[0].ifname, "t0");
+	cr_assert_eq(c.nic[0].mac[3], 0xaa);
+	cr_assert_str_eq(c.nic[1].ifname, "t1");
+	cr_assert_eq(c.nic[1].mac[5], 0x57, "second NIC: default MAC + 1");
+}
+
+Test(netcfg, netdev_and_device)
+{
+	struct net_config c;
+	char e[256];
+	const char *a[] = {"-netdev", "tap,id=n0,ifname=t5", "-device",
+			   "ne2k_pci,netdev=n0,mac=02:00:00:00:00:01"};
+	cr_assert_eq(parse_all(&c, a, 4, e, sizeof(e)), 0, "%s", e);
+	cr_assert_str_eq(c.nic[0].ifname, "t5");
+	cr_assert_eq(c.nic[0].mac[0], 2);
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(netcfg_parse(&c, "-device", "testdev", e, sizeof(e)), 1);
+}
+
+Test(netcfg, nic_alone_has_no_cable_and_errors_are_clear)
+{
+	struct net_config c;
+	char e[256];
+	const char *a[] = {"-nic", "tap,ifname=x0,model=ne2k_pci"};
+	cr_assert_eq(parse_all(&c, a, 2, e, sizeof(e)), 0, "%s", e);
+	const char *b[] = {"-net", "nic"};
+	cr_assert_eq(parse_all(&c, b, 2, e, sizeof(e)), 0, "%s", e);
+	cr_assert_str_eq(c.nic[0].ifname, "");
+	const char *bad[][2] = {{"-net", "nic,macaddr=03:00:00:00:00:00"},
+				{"-net", "nic,macaddr=52:54:00:12:34"},
+				{"-net", "nic,macaddr=52:54:00:12:34:5g"},
+				{"-net", "nic,model=virtio"},
+				{"-net", "tap,fd=3"},
+				{"-nic", "user"},
+				{"-netdev", "tap,ifname=t0"},
+				{"-net", ","},
+				{"-net", "nic,model"}};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		e[0] = 0;
+		cr_assert_neq(parse_all(&c, bad[i], 2, e, sizeof(e)), 0,
+			      "accepted %s %s", bad[i][0], bad[i][1]);
+		cr_assert(e[0] && !strchr(e, '\n'), "message for %s",
+			  bad[i][1]);
+	}
+}
+
+Test(netcfg, pcap_file_header)
+{
+	char path[] = "/tmp/minivmm-pcap-XXXXXX", e[256];
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	struct pcap_dump *d = pcap_dump_open(path, 0, e, sizeof(e));
+	cr_assert_not_null(d, "%s", e);
+	uint8_t f[60] = {0xff};
+	pcap_dump_frame(d, f, sizeof(f));
+	pcap_dump_close(d);
+	uint8_t b[200];
+	ssize_t n = read(fd, b, sizeof(b));
+	close(fd);
+	unlink(path);
+	cr_assert_eq(n, 24 + 16 + 60);
+	uint32_t magic, link, incl;
+	memcpy(&magic, b, 4);
+	memcpy(&link, b + 20, 4);
+	memcpy(&incl, b + 24 + 8, 4);
+	cr_assert_eq(magic, 0xa1b2c3d4u);
+	cr_assert_eq(link, 1);
+	cr_assert_eq(incl, 60);
+}
