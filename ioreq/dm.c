@@ -85,6 +85,11 @@ void dm_dispatch(struct dm *dm, struct ioreq *r, void *buf)
 		trace_req(dm, r, range, buf);
 }
 
+static bool stopping(struct dm *dm)
+{
+	return __atomic_load_n(&dm->stop, __ATOMIC_ACQUIRE);
+}
+
 /* Runs every READY slot; returns how many. */
 static int service_slots(struct dm *dm)
 {
@@ -179,7 +184,7 @@ void dm_destroy(struct dm *dm)
 static void poll_loop(struct dm *dm)
 {
 	int64_t last = now_ns();
-	for (unsigned n = 0; !dm->stop; n++) {
+	for (unsigned n = 0; !stopping(dm); n++) {
 		if (!service_slots(dm))
 			ioreq_relax(n);
 		int64_t t = now_ns();
@@ -200,14 +205,14 @@ static void poll_loop(struct dm *dm)
  */
 static void dm_loop(struct dm *dm)
 {
-	while (!dm->stop) {
+	while (!stopping(dm)) {
 		event_base_loop(dm->base, EVLOOP_ONCE);
 		if (!dm->kicked)
 			continue;
 		dm->kicked = false;
 		ioreq_dm_awake(&dm->page, true);
 		int64_t t = now_ns(), until = t + IOREQ_DM_SPIN_NS, last = t;
-		for (unsigned n = 1; !dm->stop; n++) {
+		for (unsigned n = 1; !stopping(dm); n++) {
 			if (service_slots(dm)) {
 				until = now_ns() + IOREQ_DM_SPIN_NS;
 				continue;
@@ -236,7 +241,7 @@ static void *dm_thread(void *opaque)
 	else if (dm->mode == DM_MODE_DM)
 		dm_loop(dm);
 	else
-		while (!dm->stop)
+		while (!stopping(dm))
 			event_base_loop(dm->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	return NULL;
 }
@@ -253,7 +258,7 @@ void dm_stop(struct dm *dm)
 {
 	if (!dm->running)
 		return;
-	dm->stop = true;
+	__atomic_store_n(&dm->stop, true, __ATOMIC_RELEASE);
 	event_base_loopbreak(dm->base);
 	pthread_join(dm->thread, NULL);
 	dm->running = false;
@@ -264,6 +269,38 @@ static bool in_floor(const struct dm *dm, int type, uint64_t addr)
 	if (type == IOREQ_TYPE_PIO)
 		return addr - dm->floor_pio_base < dm->floor_pio_len;
 	return addr - dm->floor_mmio_base < dm->floor_mmio_len;
+}
+
+enum serve {
+	SERVE_DONE,  /* the vCPU ran its request; the slot has the response */
+	SERVE_TAKEN, /* the device-model thread claimed it first */
+	SERVE_BUSY,  /* the device lock is held: hand the request over */
+};
+
+/*
+ * dm mode, the request already published (READY). When the device lock is
+ * free, no device code is running anywhere and the device-model thread is
+ * idle in its event loop (or spinning on the slots without the lock);
+ * handing the request to it would cost two thread wake-ups, and with fewer
+ * free cores than busy threads each of those waits for the scheduler
+ * (0.2-1.6 ms per exit measured). So the vCPU claims its own slot and runs
+ * the request as the device model would, then completes the slot. The
+ * claim (a CAS on the state word) settles a race with a device model that
+ * scans the slots at the same moment. trylock never waits: a lock that is
+ * held means the device model is busy, and the request goes the usual way.
+ */
+static enum serve serve_own_slot(struct dm *dm, unsigned slot)
+{
+	if (pthread_mutex_trylock(&dm->lock))
+		return SERVE_BUSY;
+	struct ioreq *r = ioreq_claim(&dm->page, slot);
+	if (r)
+		dm_dispatch(dm, r, dm->page.slots[slot].buf);
+	dm_unlock(dm);
+	if (!r)
+		return SERVE_TAKEN;
+	ioreq_complete(&dm->page, slot);
+	return SERVE_DONE;
 }
 
 void dm_access(struct dm *dm, unsigned vcpu, int type, uint64_t addr,
@@ -316,7 +353,15 @@ void dm_access(struct dm *dm, unsigned vcpu, int type, uint64_t addr,
 		else
 			memcpy(&r->data, data, size);
 	}
-	ioreq_submit(&dm->page, vcpu);
+	ioreq_publish(&dm->page, vcpu);
+	enum serve how = SERVE_BUSY;
+	if (dm->mode == DM_MODE_DM && !dm->handoff_only)
+		how = serve_own_slot(dm, vcpu);
+	if (how == SERVE_BUSY)
+		ioreq_notify(&dm->page, vcpu);
+	__atomic_fetch_add(how == SERVE_DONE ? &dm->self_served
+					     : &dm->handed_off,
+			   1, __ATOMIC_RELAXED);
 	ioreq_wait(&dm->page, vcpu);
 	if (!write)
 		memcpy(data, r->data_is_ptr ? (void *)s->buf : (void *)&r->data,

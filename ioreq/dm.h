@@ -3,7 +3,10 @@
  * device, both buses, the virtual clock's timers and the backends' fds.
  * vCPU threads reach it through dm_access(), which takes one of four paths
  * (-machine ioreq=...):
- *   dm      the shared ioreq page + eventfds (Xen HVM / qemu-dm shape)
+ *   dm      the shared ioreq page + eventfds (Xen HVM / qemu-dm shape);
+ *           a vCPU that finds the device lock free (the device-model
+ *           thread idle in its loop) claims and runs its own published
+ *           request instead of handing it over (docs/DESIGN.md)
  *   inline  the vCPU thread calls the device under the device lock
  *           (kvmtool shape)
  *   poll    the shared page, with both sides spinning on the state word
@@ -45,7 +48,13 @@ struct dm {
 	pthread_t thread;
 	bool running;
 	bool kicked; /* dm thread only: a request eventfd fired */
-	volatile bool stop;
+	bool stop;   /* atomic accesses only */
+	/* dm mode: never serve the own slot, always hand over (tests, and
+	 * a device model in another process would be this) */
+	bool handoff_only;
+	/* dm mode, relaxed atomics: requests the vCPU ran itself, requests
+	 * handed to the device-model thread */
+	uint64_t self_served, handed_off;
 };
 
 int dm_parse_mode(const char *s, enum dm_mode *mode);

@@ -82,13 +82,25 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void ioreq_submit(struct ioreq_page *p, unsigned slot)
+void ioreq_publish(struct ioreq_page *p, unsigned slot)
 {
-	struct ioreq *r = &p->slots[slot].req;
-	__atomic_store_n(&r->state, IOREQ_READY, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&p->slots[slot].req.state, IOREQ_READY,
+			 __ATOMIC_SEQ_CST);
+}
+
+/* After the READY store (seq_cst): a device model that cleared dm_awake
+ * before this load rescans the slots after clearing it (dm_loop). */
+void ioreq_notify(struct ioreq_page *p, unsigned slot)
+{
 	if (!p->poll &&
 	    !__atomic_load_n(&p->shared->dm_awake, __ATOMIC_SEQ_CST))
 		evt_signal(p->req_evt[slot]);
+}
+
+void ioreq_submit(struct ioreq_page *p, unsigned slot)
+{
+	ioreq_publish(p, slot);
+	ioreq_notify(p, slot);
 }
 
 static bool responded(struct ioreq *r)
@@ -101,7 +113,7 @@ void ioreq_wait(struct ioreq_page *p, unsigned slot)
 {
 	struct ioreq_slot *s = &p->slots[slot];
 	struct ioreq *r = &s->req;
-	if (!p->poll) {
+	if (!p->poll && !responded(r)) {
 		/* A device model that is awake answers within microseconds:
 		 * spin for a while before paying for a sleep and a wake-up. */
 		int64_t until = now_ns() + IOREQ_VCPU_SPIN_NS;
@@ -118,7 +130,7 @@ void ioreq_wait(struct ioreq_page *p, unsigned slot)
 				abort(); /* an eventfd we own cannot fail */
 		}
 		__atomic_store_n(&s->vcpu_blocked, 0, __ATOMIC_RELAXED);
-	} else {
+	} else if (p->poll) {
 		for (unsigned n = 0; !responded(r); n++)
 			ioreq_relax(n);
 	}
@@ -129,9 +141,11 @@ struct ioreq *ioreq_claim(struct ioreq_page *p, unsigned slot)
 {
 	struct ioreq *r = &p->slots[slot].req;
 	uint8_t expect = IOREQ_READY;
+	/* seq_cst: the device model's rescan after clearing dm_awake must
+	 * not read the state before that store (see ioreq_notify). */
 	if (!__atomic_compare_exchange_n(&r->state, &expect, IOREQ_INPROCESS,
-					 false, __ATOMIC_ACQUIRE,
-					 __ATOMIC_RELAXED))
+					 false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST))
 		return NULL;
 	return r;
 }

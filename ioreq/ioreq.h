@@ -78,13 +78,24 @@ struct ioreq_page {
 int ioreq_page_init(struct ioreq_page *p, unsigned nslots, bool poll);
 void ioreq_page_destroy(struct ioreq_page *p);
 
-/* vCPU side: publish slot's request and wait for the response. */
+/*
+ * vCPU side: publish the slot's request (READY), notify the device model
+ * (the eventfd, unless it says it is awake), wait for the response and
+ * return the slot to NONE. ioreq_submit is publish + notify. Between
+ * publish and notify the vCPU may serve the request itself with
+ * ioreq_claim/ioreq_complete when the device model is idle (dm.c); the
+ * claim decides who runs it, so a device model that looks at the slot at
+ * the same moment finds it taken or takes it first.
+ */
+void ioreq_publish(struct ioreq_page *p, unsigned slot);
+void ioreq_notify(struct ioreq_page *p, unsigned slot);
 void ioreq_submit(struct ioreq_page *p, unsigned slot);
 void ioreq_wait(struct ioreq_page *p, unsigned slot);
 
-/* Device-model side. ioreq_claim returns the request when the slot is
- * READY (moving it to INPROCESS), NULL otherwise; ioreq_complete publishes
- * the response. ioreq_drain_evt consumes the slot's notification. */
+/* Device-model side (or the vCPU serving its own slot). ioreq_claim
+ * returns the request when the slot is READY (moving it to INPROCESS),
+ * NULL otherwise; ioreq_complete publishes the response. ioreq_drain_evt
+ * consumes the slot's notification. */
 struct ioreq *ioreq_claim(struct ioreq_page *p, unsigned slot);
 void ioreq_complete(struct ioreq_page *p, unsigned slot);
 void ioreq_drain_evt(struct ioreq_page *p, unsigned slot);

@@ -1,6 +1,7 @@
 /* The ioreq protocol under concurrent vCPU threads, in every dispatch mode. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "ioreq/dm.h"
 #include "ioreq/ioreq.h"
@@ -11,6 +12,7 @@ struct counter_dev {
 	uint64_t writes[2];
 	uint64_t last[2];
 	int dup_or_lost;
+	pthread_t writer; /* the thread that ran the last write */
 };
 
 /* Port 0x10+4*vcpu: a write must carry last+1; a read returns last. */
@@ -30,6 +32,7 @@ static void cnt_write(void *dev, uint64_t off, unsigned size, uint64_t v)
 		c->dup_or_lost++;
 	c->last[off] = v;
 	c->writes[off]++;
+	c->writer = pthread_self();
 }
 
 static const struct io_ops cnt_ops = {.read = cnt_read, .write = cnt_write};
@@ -56,19 +59,47 @@ static void *vcpu_thread(void *opaque)
 	return NULL;
 }
 
-static void hammer(enum dm_mode mode)
+/* Takes the device lock for short spells, as device-model timers and
+ * backends do, so dm mode's vCPUs meet a busy device model now and then. */
+struct noise {
+	struct dm *dm;
+	volatile bool stop;
+};
+
+static void *noise_thread(void *opaque)
+{
+	struct noise *n = opaque;
+	while (!n->stop) {
+		dm_lock(n->dm);
+		for (volatile int i = 0; i < 2000; i++)
+			;
+		dm_unlock(n->dm);
+		sched_yield();
+	}
+	return NULL;
+}
+
+static void hammer_with(enum dm_mode mode, bool handoff_only, bool noisy)
 {
 	struct dm dm;
 	struct counter_dev c = {0};
 	cr_assert_eq(dm_init(&dm, mode, 2), 0);
+	dm.handoff_only = handoff_only;
 	cr_assert_eq(bus_register(&dm.io, 0x10, 8, &cnt_ops, &c, "cnt"), 0);
 	cr_assert_eq(dm_start(&dm), 0);
+	struct noise n = {&dm, false};
+	pthread_t nt;
+	if (noisy)
+		pthread_create(&nt, NULL, noise_thread, &n);
 	pthread_t t[2];
 	struct vcpu_arg a[2] = {{&dm, 0, 0}, {&dm, 1, 0}};
 	for (int i = 0; i < 2; i++)
 		pthread_create(&t[i], NULL, vcpu_thread, &a[i]);
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
+	n.stop = true;
+	if (noisy)
+		pthread_join(nt, NULL);
 	dm_stop(&dm);
 	for (int i = 0; i < 2; i++) {
 		cr_assert_eq(c.writes[i], N_REQ, "vcpu %d: %llu writes", i,
@@ -77,12 +108,35 @@ static void hammer(enum dm_mode mode)
 	}
 	cr_assert_eq(c.dup_or_lost, 0);
 	cr_assert_eq(dm.io.r[0].writes, 2 * N_REQ);
+	if (mode == DM_MODE_DM) {
+		cr_assert_eq(dm.self_served + dm.handed_off, 4 * N_REQ);
+		if (handoff_only)
+			cr_assert_eq(dm.self_served, 0);
+	}
 	dm_destroy(&dm);
+}
+
+static void hammer(enum dm_mode mode)
+{
+	hammer_with(mode, false, false);
 }
 
 Test(ioreq, two_vcpus_dm_mode)
 {
 	hammer(DM_MODE_DM);
+}
+
+/* Both dm-mode paths at once: vCPUs serving their own slots while a third
+ * thread keeps taking the device lock, so others go to the dm thread. */
+Test(ioreq, two_vcpus_dm_mode_busy_device_model)
+{
+	hammer_with(DM_MODE_DM, false, true);
+}
+
+/* The pure Xen-style handoff (every request run by the dm thread). */
+Test(ioreq, two_vcpus_dm_mode_handoff_only)
+{
+	hammer_with(DM_MODE_DM, true, false);
 }
 
 Test(ioreq, two_vcpus_poll_mode)
@@ -165,5 +219,92 @@ Test(ioreq, state_machine)
 	ioreq_complete(&p, 0);
 	ioreq_wait(&p, 0);
 	cr_assert_eq(ioreq_state(r), IOREQ_NONE);
+	ioreq_page_destroy(&p);
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* dm mode with an idle device model: the vCPU thread runs the request
+ * itself, still through its slot (the trace's latency, the state word). */
+Test(ioreq, dm_mode_idle_device_model_is_served_on_the_vcpu_thread)
+{
+	struct dm dm;
+	struct counter_dev c = {0};
+	cr_assert_eq(dm_init(&dm, DM_MODE_DM, 1), 0);
+	bus_register(&dm.io, 0x10, 8, &cnt_ops, &c, "cnt");
+	cr_assert_eq(dm_start(&dm), 0);
+	uint32_t v = 1;
+	dm_access(&dm, 0, IOREQ_TYPE_PIO, 0x10, 4, true, &v, 1);
+	cr_assert(pthread_equal(c.writer, pthread_self()));
+	cr_assert_eq(dm.self_served, 1);
+	cr_assert_eq(dm.handed_off, 0);
+	cr_assert_eq(ioreq_state(&dm.page.slots[0].req), IOREQ_NONE);
+	v = 0;
+	dm_access(&dm, 0, IOREQ_TYPE_PIO, 0x10, 4, false, &v, 1);
+	cr_assert_eq(v, 1);
+	dm_stop(&dm);
+	dm_destroy(&dm);
+}
+
+struct one_write {
+	struct dm *dm;
+	uint32_t v;
+};
+
+static void *write_once(void *opaque)
+{
+	struct one_write *w = opaque;
+	dm_access(w->dm, 0, IOREQ_TYPE_PIO, 0x10, 4, true, &w->v, 1);
+	return NULL;
+}
+
+/* dm mode with the device lock held (the device model busy): the vCPU
+ * does not wait for the lock itself but hands the request over, and the
+ * dm thread runs it once the lock is free. */
+Test(ioreq, dm_mode_busy_device_model_gets_the_request)
+{
+	struct dm dm;
+	struct counter_dev c = {0};
+	cr_assert_eq(dm_init(&dm, DM_MODE_DM, 1), 0);
+	bus_register(&dm.io, 0x10, 8, &cnt_ops, &c, "cnt");
+	cr_assert_eq(dm_start(&dm), 0);
+	dm_lock(&dm);
+	struct one_write w = {&dm, 1};
+	pthread_t t;
+	pthread_create(&t, NULL, write_once, &w);
+	int64_t end = mono_ns() + 5000000000;
+	while (!__atomic_load_n(&dm.handed_off, __ATOMIC_RELAXED) &&
+	       mono_ns() < end)
+		sched_yield();
+	cr_assert_eq(dm.handed_off, 1, "the request was not handed over");
+	struct timespec ms = {0, 10000000};
+	nanosleep(&ms, NULL);
+	cr_assert_eq(c.writes[0], 0, "ran while the device lock was held");
+	dm_unlock(&dm);
+	pthread_join(t, NULL);
+	cr_assert_eq(c.writes[0], 1);
+	cr_assert(pthread_equal(c.writer, dm.thread));
+	cr_assert_eq(dm.self_served, 0);
+	dm_stop(&dm);
+	dm_destroy(&dm);
+}
+
+/* A claim settles who runs a published request: only one side gets it. */
+Test(ioreq, claim_is_exclusive)
+{
+	struct ioreq_page p;
+	cr_assert_eq(ioreq_page_init(&p, 1, false), 0);
+	ioreq_publish(&p, 0);
+	cr_assert_not_null(ioreq_claim(&p, 0));
+	cr_assert_null(ioreq_claim(&p, 0));
+	ioreq_complete(&p, 0);
+	ioreq_wait(&p, 0); /* responded already: returns without sleeping */
+	cr_assert_eq(ioreq_state(&p.slots[0].req), IOREQ_NONE);
+	cr_assert_eq(p.slots[0].vcpu_blocked, 0);
 	ioreq_page_destroy(&p);
 }
