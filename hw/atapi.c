@@ -29,6 +29,9 @@
  *    (3A/00), or 3A/02 (tray open) after the guest ejected the disc.
  *  - START STOP UNIT eject drops the medium (the drive is empty until the
  *    next atapi_set_medium()); the struct blk stays owned by the caller.
+ *  - atapi_set_medium() tells the transport through its hook, which ends a
+ *    read of the old medium in progress: the sense comes from
+ *    atapi_read_medium_changed().
  *
  * Not modelled: audio (PLAY, READ CD of CD-DA, raw sectors, subchannel
  * data beyond the current-position page), DVD, writing, MODE SELECT with a
@@ -90,6 +93,9 @@ struct atapi {
 	uint16_t read_speed; /* kB/s, as set by SET CD SPEED */
 	uint8_t sense_key;
 	uint16_t asc; /* ASC << 8 | ASCQ */
+	/* The transport's atapi_set_medium_hook(). */
+	void (*changed)(void *opaque, struct atapi *a);
+	void *changed_opaque;
 	uint8_t buf[ATAPI_BUF_SIZE];
 };
 
@@ -923,6 +929,7 @@ void atapi_free(struct atapi *a)
 
 int atapi_set_medium(struct atapi *a, struct blk *medium, bool force)
 {
+	struct blk *old = a->medium;
 	if (a->locked && !force)
 		return -1;
 	if (a->seen_command) {
@@ -939,7 +946,41 @@ int atapi_set_medium(struct atapi *a, struct blk *medium, bool force)
 			     (medium->size % ATAPI_BLOCK_SIZE != 0);
 	/* A host-side change leaves the tray closed. */
 	a->tray_open = false;
+	if (medium != old && a->changed)
+		a->changed(a->changed_opaque, a);
 	return 0;
+}
+
+void atapi_set_medium_hook(struct atapi *a,
+			   void (*fn)(void *opaque, struct atapi *a),
+			   void *opaque)
+{
+	a->changed = fn;
+	a->changed_opaque = opaque;
+}
+
+/*
+ * A read the transport had started ends when the host changes the medium
+ * under it. The sense says what became of the blocks asked for:
+ *  - another disc is in (change): UNIT ATTENTION, 28/00 "not ready to
+ *    ready change, medium may have changed". That is the condition the
+ *    change armed, and reporting it clears it (SPC-3), so the next
+ *    command runs on the new disc and the host re-reads its TOC.
+ *  - the drive is empty (eject): NOT READY, 3A/00 "medium not present":
+ *    the blocks are not there to read, as for any medium access to an
+ *    empty drive. The attention armed by the removal is a different
+ *    condition and stays for the next command, as after an eject with no
+ *    command running, so a host sees the same sequence either way.
+ */
+void atapi_read_medium_changed(struct atapi *a)
+{
+	struct atapi_result res;
+	if (!medium_present(a)) {
+		not_ready(a, &res);
+		return;
+	}
+	a->unit_attention = false;
+	fail(a, &res, SENSE_UNIT_ATTENTION, ASC_MEDIUM_CHANGED);
 }
 
 struct blk *atapi_medium(struct atapi *a)

@@ -51,6 +51,16 @@ void atapi_free(struct atapi *a);
  * guest has locked the tray with PREVENT MEDIUM REMOVAL unless force. */
 int atapi_set_medium(struct atapi *a, struct blk *medium, bool force);
 struct blk *atapi_medium(struct atapi *a);
+/* The transport's hook: fn(opaque, a) runs inside every successful
+ * atapi_set_medium() that replaces or removes the medium (after the drive
+ * took the new one), so that the transport lets go of the old struct blk
+ * before its owner closes it. fn NULL: no hook. */
+void atapi_set_medium_hook(struct atapi *a,
+			   void (*fn)(void *opaque, struct atapi *a),
+			   void *opaque);
+/* The transport cut a medium read short because the medium changed under
+ * it: record the sense that command ends with (see atapi.c). */
+void atapi_read_medium_changed(struct atapi *a);
 /* Run one packet command. */
 void atapi_command(struct atapi *a, const uint8_t cdb[12],
 		   struct atapi_result *res);

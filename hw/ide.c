@@ -17,6 +17,12 @@
  *    drained first, so no completion arrives after a reset.
  *  - A command to one drive while the channel is still moving data for the
  *    other is ignored (the host protocol forbids overlapping commands).
+ *  - A host-side CD change or eject (atapi_set_medium) ends an ATAPI read
+ *    of the old medium: a DMA still waiting for the bus master at once,
+ *    with CHECK CONDITION and an interrupt; a read with a request in
+ *    flight, or a PIO read, when that request completes (the medium's
+ *    owner drains it before closing), keeping the blocks already read.
+ *    No pointer to the old medium survives the change.
  */
 #include "hw/ide.h"
 
@@ -75,6 +81,8 @@ static void end_xfer(struct ide_channel *ch)
 	ch->xfer = XFER_NONE;
 	ch->block_done = NULL;
 	ch->dma_pending = ch->dma_running = false;
+	ch->dma_blk = NULL;
+	ch->medium_read = ch->medium_lost = false;
 }
 
 void ide_cmd_ok(struct ide_channel *ch, bool irq)
@@ -119,6 +127,7 @@ static void req_done(struct blk_req *req, int err)
 {
 	struct ide_channel *ch = req->opaque;
 	ch->req_busy = false;
+	ch->req_blk = NULL;
 	ch->ctrl->completed++;
 	if (!ch->req_cancel && ch->req_cb)
 		ch->req_cb(ch, err);
@@ -147,6 +156,7 @@ static void submit_req(struct ide_channel *ch, struct blk *b, enum blk_op op,
 	int rc = blk_submit(b, &ch->req);
 	if (rc < 0) {
 		ch->req_busy = false;
+		ch->req_blk = NULL;
 		ch->ctrl->completed++;
 		cb(ch, rc);
 	}
@@ -245,6 +255,7 @@ static void dma_step(struct ide_channel *ch);
 static void atapi_ok(struct ide_channel *ch);
 static void atapi_fail(struct ide_channel *ch);
 static void atapi_error(struct ide_channel *ch, uint8_t error);
+static void atapi_medium_lost(struct ide_channel *ch);
 
 void ide_dma_start(struct ide_channel *ch, struct blk *b, bool to_mem,
 		   uint64_t off, uint64_t len)
@@ -301,16 +312,20 @@ static void dma_finish(struct ide_channel *ch)
 
 static void dma_chunk_done(struct ide_channel *ch, int err)
 {
-	if (err < 0) {
-		dma_fail(ch, IDE_DMA_DEV_ERR, err);
-		return;
+	if (err >= 0) {
+		ch->dma_left -= ch->req_bytes;
+		ch->dma_off += ch->req_bytes;
+		if (!ch->dma_left) {
+			dma_finish(ch);
+			return;
+		}
 	}
-	ch->dma_left -= ch->req_bytes;
-	ch->dma_off += ch->req_bytes;
-	if (ch->dma_left)
-		dma_step(ch);
+	if (ch->medium_lost)
+		atapi_medium_lost(ch); /* the rest is on no medium we hold */
+	else if (err < 0)
+		dma_fail(ch, IDE_DMA_DEV_ERR, err);
 	else
-		dma_finish(ch);
+		dma_step(ch);
 }
 
 /* Copies the buffered response (ATAPI) into the mapped guest buffers. */
@@ -420,6 +435,35 @@ static void atapi_fail(struct ide_channel *ch)
 	atapi_error(ch, err);
 }
 
+/* The read's medium was changed: the command ends in CHECK CONDITION with
+ * the sense atapi.c picks for eject or change. A DMA transfer the engine
+ * was running ends for it too (active cleared, as on a device error). */
+static void atapi_medium_lost(struct ide_channel *ch)
+{
+	bool running = ch->dma_running;
+	end_xfer(ch);
+	if (running)
+		bm_end(ch, IDE_DMA_DEV_ERR);
+	atapi_read_medium_changed(ch->act->atapi);
+	atapi_fail(ch);
+}
+
+/* atapi_set_medium() hook of a CD-ROM on ch: the drive's old medium may be
+ * closed as soon as the device lock is dropped, so a read of it lets go
+ * now. A DMA transfer still waiting for the bus master ends at once (the
+ * guest may never start the engine); one with a request in flight, and a
+ * PIO read, end when that request completes: its owner drains it first. */
+static void cdrom_medium_changed(void *opaque, struct atapi *a)
+{
+	struct ide_channel *ch = opaque;
+	if (!ch->act || ch->act->atapi != a || !ch->medium_read)
+		return;
+	ch->dma_blk = NULL;
+	ch->medium_lost = true;
+	if (ch->dma_pending && !ch->dma_running)
+		atapi_medium_lost(ch);
+}
+
 /* One DRQ block of at most the byte count limit, from buf[pos]. */
 static void atapi_pio_block(struct ide_channel *ch, uint32_t avail,
 			    void (*done)(struct ide_channel *ch))
@@ -451,14 +495,20 @@ static void atapi_read_block_done(struct ide_channel *ch)
 	}
 	ch->lba += ch->chunk;
 	ch->left -= ch->chunk;
-	if (ch->left)
-		atapi_fill(ch);
-	else
+	if (!ch->left)
 		atapi_ok(ch);
+	else if (ch->medium_lost)
+		atapi_medium_lost(ch); /* not from the new medium */
+	else
+		atapi_fill(ch);
 }
 
 static void atapi_filled(struct ide_channel *ch, int err)
 {
+	if (err < 0 && ch->medium_lost) {
+		atapi_medium_lost(ch);
+		return;
+	}
 	if (err < 0) {
 		atapi_read_failed(ch->act->atapi, err);
 		atapi_fail(ch);
@@ -487,6 +537,7 @@ static void atapi_start_read(struct ide_channel *ch, uint64_t lba,
 		atapi_fail(ch);
 		return;
 	}
+	ch->medium_read = true;
 	if (ch->atapi_dma) {
 		ide_dma_start(ch, m, true, lba * ATAPI_BLOCK_SIZE,
 			      (uint64_t)blocks * ATAPI_BLOCK_SIZE);
@@ -942,6 +993,10 @@ void ide_free(struct ide_ctrl *c)
 		cancel_io(&c->ch[i], false);
 		if (c->io)
 			ide_channel_decode(c, i, false);
+		for (int u = 0; u < 2; u++)
+			if (c->ch[i].drive[u].kind == IDE_CDROM)
+				atapi_set_medium_hook(c->ch[i].drive[u].atapi,
+						      NULL, NULL);
 		free(c->ch[i].buf);
 	}
 	free(c);
@@ -988,6 +1043,7 @@ int ide_attach_cdrom(struct ide_ctrl *c, int ch, int unit, struct atapi *a)
 		return -1;
 	d->kind = IDE_CDROM;
 	d->atapi = a;
+	atapi_set_medium_hook(a, cdrom_medium_changed, &c->ch[ch]);
 	struct blk *m = atapi_medium(a);
 	make_serial(d, m && m->name ? m->name : "cdrom");
 	drive_reset(d, true);

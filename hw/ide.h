@@ -135,6 +135,9 @@ struct ide_channel {
 	uint32_t bcl;	/* ATAPI byte count limit (even) */
 	uint32_t dlen;	/* ATAPI buffered response bytes left */
 	bool atapi_dma;
+	/* An ATAPI read of act's medium is in progress; that medium was
+	 * changed meanwhile (the drive holds no pointer to it any more). */
+	bool medium_read, medium_lost;
 
 	/* PIO data window buf[pos, end). */
 	enum ide_xfer xfer;
@@ -142,7 +145,8 @@ struct ide_channel {
 	uint32_t pos, end, fill;
 	void (*block_done)(struct ide_channel *ch);
 
-	/* DMA: bytes left, image offset, source (NULL: from buf). */
+	/* DMA: bytes left, image offset, source (NULL: from buf). dma_blk
+	 * is only valid while the transfer is; a medium change clears it. */
 	bool dma_pending, dma_running;
 	bool dma_to_mem;
 	uint64_t dma_left, dma_off;
@@ -150,7 +154,7 @@ struct ide_channel {
 
 	/* The one block request of this channel. */
 	struct blk_req req;
-	struct blk *req_blk;
+	struct blk *req_blk; /* while req_busy */
 	bool req_busy, req_cancel;
 	void (*req_cb)(struct ide_channel *ch, int err);
 	uint64_t req_bytes;

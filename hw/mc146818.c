@@ -167,7 +167,11 @@ static bool ticking(const struct mc146818 *s)
 
 static int64_t div_time(struct mc146818 *s)
 {
-	return clock_wall_ns(s->clk) + s->phase_ns;
+	int64_t t;
+	/* int64 nanoseconds end in April 2262: the clock stops there. */
+	if (__builtin_add_overflow(clock_wall_ns(s->clk), s->phase_ns, &t))
+		return INT64_MAX;
+	return t;
 }
 
 static int64_t guest_sec(const struct mc146818 *s, int64_t t)
@@ -272,13 +276,16 @@ static int64_t cycles_at(int64_t t)
 	       fmod64(t, NS_PER_SEC) * OSC_HZ / NS_PER_SEC;
 }
 
-/* Divider time of the first periodic edge after t. */
-static int64_t next_tick(int64_t t, int64_t p)
+/* Nanoseconds from divider time t to the first periodic edge after it.
+ * Worked out from the start of t's second, not as an absolute time (which
+ * could lie past the end of int64 nanoseconds): the edge is less than
+ * 1.5 s of cycles into that second. */
+static int64_t next_tick_in(int64_t t, int64_t p)
 {
 	int64_t c = (fdiv(cycles_at(t), p) + 1) * p;
-	int64_t rem = fmod64(c, OSC_HZ);
-	return fdiv(c, OSC_HZ) * NS_PER_SEC +
-	       (rem * NS_PER_SEC + OSC_HZ - 1) / OSC_HZ;
+	int64_t in_sec = c - fdiv(t, NS_PER_SEC) * OSC_HZ;
+	return (in_sec * NS_PER_SEC + OSC_HZ - 1) / OSC_HZ -
+	       fmod64(t, NS_PER_SEC);
 }
 
 /* Latch every PF/UF/AF event between the last sync and now. */
@@ -333,11 +340,14 @@ static int64_t min64(int64_t a, int64_t b)
  * Arm the timer for the next event that would newly raise IRQ 8. An event
  * whose flag is already latched changes nothing the guest can see, so no
  * timer runs until register C is read: a slow guest or a late host never
- * builds a backlog.
+ * builds a backlog. Everything is a delay from t, never an absolute divider
+ * time: with the host clock in 2262 the next event may lie past the end of
+ * int64 nanoseconds, while a delay is at most a day and a minute.
  */
 static void rearm(struct mc146818 *s)
 {
 	int64_t t = div_time(s), best = INT64_MAX;
+	int64_t into = fmod64(t, NS_PER_SEC); /* since the last update */
 	uint8_t b = s->cmos[CMOS_REG_B], c = s->cmos[CMOS_REG_C];
 	int64_t p = period_cycles(s);
 
@@ -346,22 +356,21 @@ static void rearm(struct mc146818 *s)
 		return;
 	}
 	if (p && (b & REG_B_PIE) && !(c & REG_C_PF))
-		best = next_tick(t, p);
+		best = next_tick_in(t, p);
 	if (!(b & REG_B_SET)) {
-		int64_t sec_start = t - fmod64(t, NS_PER_SEC);
 		int64_t cur = guest_sec(s, t);
 		if ((b & REG_B_UIE) && !(c & REG_C_UF))
-			best = min64(best, sec_start + NS_PER_SEC);
+			best = min64(best, NS_PER_SEC - into);
 		int64_t a = (b & REG_B_AIE) && !(c & REG_C_AF)
 				? alarm_next(s, cur)
 				: INT64_MAX;
 		if (a != INT64_MAX)
-			best = min64(best, sec_start + (a - cur) * NS_PER_SEC);
+			best = min64(best, (a - cur) * NS_PER_SEC - into);
 	}
 	if (best == INT64_MAX)
 		vtimer_del(s->timer);
 	else
-		vtimer_mod(s->timer, clock_ns(s->clk) + (best - t));
+		vtimer_mod(s->timer, clock_ns(s->clk) + best);
 }
 
 static void on_timer(void *opaque)

@@ -1150,6 +1150,28 @@ Test(ide, atapi_dma_read10_and_inquiry)
 	cr_assert_eq(memcmp(ram + 0x30008, "MINIVMM ", 8), 0);
 }
 
+/* A medium change reaches the channel through the drive's hook
+ * (tests/unit/test_medium_swap.c has the real backend and monitor); the
+ * hook goes with the controller, since the machine frees the IDE
+ * controller before the drives. Under ASan a stale hook is a
+ * heap-use-after-free here. */
+Test(ide, atapi_medium_hook_dropped_by_ide_free)
+{
+	struct fake_blk other;
+	fb_init(&other, 2048 * 4, 2048 * 4, "/images/other.iso");
+	prd(0x8000, 0, 0x10000, 2048, true);
+	uint8_t cdb[12] = {0x28, 0, 0, 0, 0, 0, 0, 0, 1};
+	packet(0xfffe, true, cdb);
+	cr_assert_eq(atapi_set_medium(M->atapi, &other.b, false), 0);
+	cr_assert_eq(inb(P1 + 7), 0x41, "the waiting DMA read ended");
+	cr_assert_eq(inb(P1 + 1), SENSE_UNIT_ATTENTION << 4);
+	ide_free(M->ide);
+	M->ide = NULL;
+	cr_assert_eq(atapi_set_medium(M->atapi, NULL, true), 0);
+	cr_assert_eq(M->cd.submits + other.submits, 0);
+	free(other.data);
+}
+
 /* ---- garbage ---- */
 
 static uint32_t rnd(uint64_t *s)

@@ -446,6 +446,48 @@ Test(mc146818, alarm_dont_care_bytes)
 	rig_fini(&r);
 }
 
+/*
+ * Issue 13: the host clock near the end of int64 nanoseconds since 1970
+ * (2262-04-11 23:47:16.854775807 UTC). Deadlines that lie past that end
+ * (an alarm an hour away, the next update or periodic edge in the last
+ * second) must neither overflow (UBSan checks it in make check-asan) nor
+ * fire early; an alarm before the end still fires on time. The clock is
+ * never advanced past the end (clock_wall_ns itself would overflow).
+ */
+Test(mc146818, deadlines_past_the_int64_end_of_time)
+{
+	struct rig r;
+	rig_init(&r, INT64_MAX - 30 * 60 * NS);
+	expect_date(&r, 0x22, 0x62, 0x04, 0x11, 0x23, 0x17, 0x16);
+	wr(&r, 0x01, 0x16); /* alarm 00:17:16, an hour away */
+	wr(&r, 0x03, 0x17);
+	wr(&r, 0x05, 0x00);
+	rd(&r, 0x0c);
+	wr(&r, 0x0b, 0x22); /* AIE */
+	clock_advance(r.clk, 25 * 60 * NS);
+	cr_assert_eq(r.irq.raises, 0, "no early alarm");
+	wr(&r, 0x01, 0x19); /* 23:42:19, 2.15 s away */
+	wr(&r, 0x03, 0x42);
+	wr(&r, 0x05, 0x23);
+	clock_advance(r.clk, 2 * NS);
+	cr_assert_eq(r.irq.level, 0);
+	clock_advance(r.clk, 200 * MS);
+	cr_assert_eq(r.irq.level, 1, "the alarm before the end fires");
+	cr_assert_eq(rd(&r, 0x0c) & 0xa0, 0xa0);
+	rig_fini(&r);
+
+	/* 0.3 s left, 0.55 s into a second: the next update and the next
+	 * 2 Hz edge (both at the next second) are past the end. */
+	rig_init(&r, INT64_MAX - 300 * MS);
+	rd(&r, 0x0c);
+	wr(&r, 0x0b, 0x12); /* UIE */
+	wr(&r, 0x0a, 0x2f); /* rate 15: 2 Hz */
+	wr(&r, 0x0b, 0x52); /* PIE too */
+	clock_advance(r.clk, 100 * MS);
+	cr_assert_eq(r.irq.raises, 0, "nothing before the end");
+	rig_fini(&r);
+}
+
 Test(mc146818, update_interrupt_once_per_second)
 {
 	struct rig r;
