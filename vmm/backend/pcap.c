@@ -77,6 +77,7 @@ void pcap_dump_frame(struct pcap_dump *d, const uint8_t *buf, size_t len)
 			d->path, strerror(errno));
 		d->broken = true;
 	}
+	fflush(d->f); /* readable while the guest runs, and after a crash */
 }
 
 void pcap_dump_close(struct pcap_dump *d)

@@ -1,0 +1,224 @@
+#!/bin/bash
+# A stock Debian kernel with Debian's own ne2k-pci and 8390 modules, on
+# minivmm's RTL8029 and a TAP, talks to a peer across the wire, once per
+# irqchip mode:
+#   - ping guest -> peer and peer -> guest (5 each, no loss)
+#   - TCP (busybox nc) of a random payload each way, SHA-256 compared
+#   - the frame counters of -stats (NIC and TAP agree, nothing dropped)
+# Everything of the peer lives in a network namespace made here (a tap
+# inside it, 10.199.1.1/24; the guest is 10.199.1.2), removed at the end.
+# Needs root and a /dev/kvm (run it through tests/kvmhost/run -o).
+#
+#   tests/integration/net-linux.sh [MODE...]     (MODE: user kernel)
+# Environment: MINIVMM (./minivmm), LINUX_DIR (images/out/linux: vmlinuz
+# and pkg/ from images/mklinux.sh), WORK (build/net-linux), PAYLOAD_KB
+# (1024), TIMEOUT seconds per boot (600), MEM (256), IOREQ (dm),
+# EXTRA_ARGS (more minivmm options).
+set -u
+
+src=$(cd "$(dirname "$0")/../.." && pwd)
+minivmm=$(realpath "${MINIVMM:-./minivmm}")
+linux=${LINUX_DIR:-$src/images/out/linux}
+work=${WORK:-build/net-linux}
+kb=${PAYLOAD_KB:-1024}
+timeout=${TIMEOUT:-600}
+mem=${MEM:-256}
+modes=${*:-user kernel}
+ns=mvmnet$$
+tap=mvtap0
+host_ip=10.199.1.1
+guest_ip=10.199.1.2
+
+if [ ! -c /dev/kvm ] || [ ! -w /dev/kvm ]; then
+	echo "SKIP: no /dev/kvm"
+	exit 0
+fi
+if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
+	echo "SKIP: needs root and ip(8) for the network namespace"
+	exit 0
+fi
+bb=$(command -v busybox || echo /bin/busybox)
+if ! file -L "$bb" 2>/dev/null | grep -q 'statically linked' &&
+	! ldd "$bb" 2>&1 | grep -q 'not a dynamic'; then
+	echo "net-linux: need busybox-static" >&2
+	exit 1
+fi
+if [ ! -s "$linux/vmlinuz" ] || [ ! -d "$linux/pkg/lib/modules" ]; then
+	"$src/images/mklinux.sh" "$(dirname "$linux")" || exit 1
+fi
+[ -x "$minivmm" ] || {
+	echo "net-linux: no minivmm binary at $minivmm" >&2
+	exit 1
+}
+mkdir -p "$work"
+work=$(realpath "$work")
+
+cleanup() {
+	ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+	ip netns del "$ns" 2>/dev/null
+}
+trap cleanup EXIT
+
+# ---- the guest's initramfs: busybox, the modules, a payload, /init ----
+root=$work/root
+rm -rf "$root"
+mkdir -p "$root"/{bin,dev,proc,sys,tmp}
+cp "$bb" "$root/bin/busybox"
+"$src/images/kmods.sh" "$linux/pkg" "$root" ne2k-pci || exit 1
+head -c $((kb * 1024)) /dev/urandom >"$work/payload"
+cp "$work/payload" "$root/payload"
+sum=$(sha256sum "$work/payload" | cut -d' ' -f1)
+cat >"$root/init" <<EOF
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+say() { echo "NET: \$*"; }
+up() { cut -d' ' -f1 /proc/uptime; }
+for m in \$(cat /lib/modules/load.list); do
+	insmod /lib/modules/\$m || say "FAIL insmod \$m"
+done
+i=0
+while [ ! -e /sys/class/net/eth0 ] && [ \$i -lt 50 ]; do
+	sleep 0.2
+	i=\$((i + 1))
+done
+ip link set eth0 up
+ip addr add $guest_ip/24 dev eth0
+say "eth0 \$(cat /sys/class/net/eth0/address) irq \$(cat /sys/class/net/eth0/device/irq 2>/dev/null)"
+diag() {
+	grep -E 'eth0|ne2k' /proc/interrupts | sed 's/^/NET: diag: /'
+	ip -s link show eth0 | sed 's/^/NET: diag: /'
+	tail -n +2 /proc/net/arp | sed 's/^/NET: diag: arp /'
+	dmesg | grep -iE 'eth0|8390|ne2k' | tail -n 8 | sed 's/^/NET: diag: /'
+}
+sleep 3
+diag
+# Peer -> guest first: the peer pings once it sees us, then hands over its
+# summary on port 5003.
+i=0
+while [ \$i -lt 20 ]; do
+	timeout 10 nc $host_ip 5003 </dev/null >/tmp/h2g 2>/dev/null
+	[ -s /tmp/h2g ] && break
+	sleep 1
+	i=\$((i + 1))
+	if [ \$((i % 5)) = 0 ]; then
+		say "waiting for the peer (\$i)"
+		diag
+	fi
+done
+sed 's/^/NET: peer: /' /tmp/h2g
+if grep -q ' 0% packet loss' /tmp/h2g; then say "PASS ping-peer-to-guest"; else say "FAIL ping-peer-to-guest"; fi
+timeout 60 ping -c 5 -W 5 $host_ip >/tmp/g2h 2>&1
+sed 's/^/NET: /' /tmp/g2h | grep -E 'packets|round-trip'
+if grep -q ' 0% packet loss' /tmp/g2h; then say "PASS ping-guest-to-peer"; else say "FAIL ping-guest-to-peer"; fi
+t0=\$(up)
+timeout 600 nc $host_ip 5001 </payload >/dev/null
+say "upload rc \$? ${kb} KiB in \$(echo \$t0 \$(up) | awk '{printf "%.2f", \$2 - \$1}') s"
+t0=\$(up)
+timeout 600 nc $host_ip 5002 </dev/null >/tmp/dl
+rc=\$?
+say "download rc \$rc ${kb} KiB in \$(echo \$t0 \$(up) | awk '{printf "%.2f", \$2 - \$1}') s"
+if [ "\$(sha256sum /tmp/dl | cut -d' ' -f1)" = $sum ]; then say "PASS tcp-peer-to-guest"; else say "FAIL tcp-peer-to-guest (\$(wc -c </tmp/dl) bytes)"; fi
+cat /proc/interrupts | grep -E 'eth0|ne2k' | sed 's/^/NET: /'
+ip -s link show eth0 | sed 's/^/NET: /'
+say done
+poweroff -f
+EOF
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet) >"$work/initramfs.cpio" ||
+	exit 1
+
+# The parameters of tests/linux/check-linux.sh (what this host needs and
+# what a VM can skip), without the ones about the boot's own checks.
+append="console=ttyS0 nokaslr mitigations=off nopti noxsave nofsgsbase
+clearcpuid=smap,smep,erms,fsrm,popcnt,rdpid,avx,clflushopt,ssse3,sse4_1,sse4_2,aes,pclmulqdq,sha_ni
+lpj=10384520 tsc=reliable clocksource=tsc highres=off no_timer_check
+init_on_alloc=0 acpi=off 8250.nr_uarts=1 cryptomgr.notests nowatchdog
+panic=-1 rodata=off nohz=off loglevel=4
+initcall_blacklist=ftrace_check_for_weak_functions,trace_eval_init"
+append=$(echo $append)
+
+# ---- the peer: a namespace with the tap ----
+ip netns add "$ns" || exit 1
+nsx() { ip netns exec "$ns" "$@"; }
+nsx ip link set lo up
+nsx ip tuntap add dev "$tap" mode tap || exit 1
+nsx ip addr add "$host_ip/24" dev "$tap"
+nsx ip link set "$tap" up
+
+# Serves the guest: TCP sinks/sources, and a ping once the guest answers.
+peer() {
+	local out=$1
+	nsx timeout "$timeout" "$bb" nc -l -p 5001 </dev/null >"$out.up" &
+	nsx timeout "$timeout" "$bb" nc -l -p 5002 <"$work/payload" >/dev/null &
+	local end=$((SECONDS + timeout))
+	while [ $SECONDS -lt $end ]; do
+		nsx "$bb" ping -c 1 -W 1 "$guest_ip" >/dev/null 2>&1 && break
+		sleep 1
+	done
+	nsx "$bb" ping -c 5 -W 5 "$guest_ip" >"$out.h2g" 2>&1
+	{ nsx ip neigh; nsx ip -s link show "$tap"; } >"$out.peer" 2>&1
+	nsx timeout 120 "$bb" nc -l -p 5003 <"$out.h2g" >/dev/null
+	wait
+}
+
+fail=0
+for mode in $modes; do
+	log=$work/$mode
+	rm -f "$log".*
+	echo "== net-linux: irqchip=$mode ioreq=${IOREQ:-dm}, ${kb} KiB each way"
+	peer "$log" &
+	peer_pid=$!
+	t0=$SECONDS
+	nsx timeout "$timeout" "$minivmm" -kernel "$linux/vmlinuz" \
+		-initrd "$work/initramfs.cpio" -append "$append" -m "$mem" \
+		-machine "irqchip=$mode,ioreq=${IOREQ:-dm}" -nographic \
+		-no-reboot -stats -net nic,model=ne2k_pci -net dump,file="$log.pcap" \
+		-net tap,ifname="$tap",script=no,downscript=no \
+		${EXTRA_ARGS:-} </dev/null >"$log.console" 2>"$log.stderr"
+	rc=$?
+	secs=$((SECONDS - t0))
+	wait "$peer_pid" 2>/dev/null
+	grep -a '^NET: ' "$log.console" | grep -v '^NET: peer: $'
+	res() { # NAME OK
+		if [ "$2" = 1 ]; then
+			echo "PASS $mode $1"
+		else
+			echo "FAIL $mode $1"
+			fail=$((fail + 1))
+		fi
+	}
+	res "minivmm exit status 0 (was $rc, ${secs} s)" $([ $rc = 0 ] && echo 1)
+	for t in ping-peer-to-guest ping-guest-to-peer tcp-peer-to-guest; do
+		res "$t" $(grep -aq "^NET: PASS $t" "$log.console" && echo 1)
+	done
+	got=$(sha256sum <"$log.up" 2>/dev/null | cut -d' ' -f1)
+	res "tcp-guest-to-peer ($(stat -c %s "$log.up" 2>/dev/null) bytes)" \
+		$([ "$got" = "$sum" ] && echo 1)
+	grep -E '^  net0' "$log.stderr"
+	# -stats: the NIC sent what the TAP wrote, received what it read.
+	nic=$(grep -E '^  net0 ne2k' "$log.stderr")
+	tapl=$(grep -E '^  net0 tap' "$log.stderr")
+	ntx=$(echo "$nic" | sed -n 's/.*tx \([0-9]*\) frames.*/\1/p')
+	nrx=$(echo "$nic" | sed -n 's/.*rx \([0-9]*\) frames.*/\1/p')
+	twr=$(echo "$tapl" | sed -n 's/.*wrote \([0-9]*\) frames.*/\1/p')
+	trd=$(echo "$tapl" | sed -n 's/.*read \([0-9]*\) frames.*/\1/p')
+	tdrop=$(echo "$tapl" | sed -n 's/.*(\([0-9]*\) dropped.*/\1/p')
+	min=$((kb * 1024 / 1514))
+	res "stats: NIC tx $ntx = TAP wrote $twr, $tdrop dropped" \
+		$([ -n "$ntx" ] && [ "$ntx" = "$twr" ] && [ "$tdrop" = 0 ] &&
+			[ "$ntx" -gt "$min" ] && echo 1)
+	res "stats: NIC rx $nrx <= TAP read $trd" \
+		$([ -n "$nrx" ] && [ "$nrx" -gt "$min" ] && [ "$nrx" -le "$trd" ] &&
+			echo 1)
+	if [ $rc != 0 ] || ! grep -aq '^NET: done' "$log.console"; then
+		echo "--- last console lines ($log.console):"
+		tail -n 25 "$log.console"
+		echo "--- stderr:"
+		tail -n 5 "$log.stderr"
+	fi
+done
+[ $fail = 0 ] && echo "net-linux: all passed" || echo "net-linux: $fail failed"
+[ $fail = 0 ]
