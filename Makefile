@@ -40,18 +40,38 @@ minivmm: $(B)/vmm/main.o $(B)/libminivmm.a
 $(B)/unit-tests: $(UNIT_OBJS) $(B)/libminivmm.a
 	$(CC) $(CFLAGS) -o $@ $^ $(CRITERION_LIBS) $(LDLIBS)
 
+# Runs a command where a working /dev/kvm is: on this host, or inside the
+# KVM test VM (QEMU TCG with an emulated SVM CPU and Debian's kvm-amd).
+KVMRUN := $(SRCDIR)/tests/kvmhost/run
+
 # Guest test programs, guest benchmarks, firmware, images.
 -include $(wildcard $(SRCDIR)/tests/guest/guest.mk $(SRCDIR)/bios/bios.mk \
 	$(SRCDIR)/images/images.mk $(SRCDIR)/tests/linux/linux.mk \
 	$(SRCDIR)/tests/unit/asan.mk)
 
-# The demo: a guest that greets on the debug port and on COM1, then resets.
-demo: minivmm $(B)/tests/guest/hello.bin
-	./minivmm -bios $(B)/tests/guest/hello.bin -nographic -no-reboot
+# The demo: the demo CD (SeaBIOS, ISOLINUX, Debian's kernel, a busybox
+# initramfs with Debian's drivers) to its shell, on this terminal. Without
+# a terminal it runs the ISO case of the Linux-to-shell test instead and
+# prints what the guest printed.
+demo: minivmm $(DEMO_ISO) $(B)/demo-disk.img
+	@if [ -t 0 ]; then \
+		echo "demo: the busybox shell comes up on this terminal;" \
+			"'reboot -f' or Ctrl-A x ends it"; \
+		$(KVMRUN) -o -t 0 -- ./minivmm -bios $(SEABIOS_BIN) \
+			-cdrom $(DEMO_ISO) -hda $(B)/demo-disk.img -boot d \
+			-nographic -no-reboot; \
+	else \
+		$(MAKE) --no-print-directory linux-image && \
+		SHOW_CONSOLE=1 $(KVMRUN) -o -t 1200 -- \
+			$(SRCDIR)/tests/linux/linux-shell.sh iso; \
+	fi
+$(B)/demo-disk.img:
+	@mkdir -p $(dir $@)
+	truncate -s 16M $@
 
 FORMAT_SRCS = $(shell cd $(SRCDIR) && git ls-files '*.c' '*.h' 2>/dev/null)
 
-check: check-unit check-cli check-guest check-monitor check-format
+check: check-unit check-cli check-guest check-monitor check-linux check-format
 check-unit: $(B)/unit-tests
 	$(B)/unit-tests --jobs 2
 check-cli: minivmm

@@ -7,7 +7,8 @@
 #   installed; the .deb is kept in OUT/cache so later runs work offline).
 #
 # usage: images/mkiso.sh [OUT]     (default OUT: images/out)
-# writes OUT/demo.iso and OUT/TEST.TXT (the reference copy for the tests).
+# writes OUT/demo.iso, OUT/TEST.TXT (the reference copy for the tests), and
+# OUT/vmlinuz and OUT/initrd.gz (the ISO's kernel and initramfs, for -kernel).
 # Does nothing when OUT/demo.iso is newer than this script and isolinux.cfg.
 set -eu
 
@@ -18,8 +19,8 @@ out=$(cd "$out" && pwd)
 cache=$out/cache
 iso=$out/demo.iso
 
-if [ -f "$iso" ] && [ "$iso" -nt "$here/mkiso.sh" ] &&
-	[ "$iso" -nt "$here/isolinux.cfg" ]; then
+if [ -f "$iso" ] && [ -f "$out/initrd.gz" ] && [ "$iso" -nt "$here/mkiso.sh" ] &&
+	[ "$iso" -nt "$here/isolinux.cfg" ] && [ "$iso" -nt "$here/kmods.sh" ]; then
 	echo "mkiso: $iso is up to date"
 	exit 0
 fi
@@ -81,20 +82,26 @@ mkdir -p "$root/isolinux" "$work/kernel"
 
 deb=$(kernel_deb)
 echo "mkiso: kernel from $(basename "$deb")"
-dpkg-deb --fsys-tarfile "$deb" |
-	tar -x -C "$work/kernel" --wildcards './boot/vmlinuz-*'
+dpkg-deb -x "$deb" "$work/kernel"
 cp "$(ls "$work"/kernel/boot/vmlinuz-* | head -n 1)" "$root/vmlinuz"
 
-# The initramfs: static busybox and an /init that greets and gives a shell.
+# The initramfs: static busybox, Debian's own drivers for minivmm's disk,
+# CD-ROM and NICs (emulated and paravirtual) with what they depend on, and
+# an /init that loads them, greets and gives a shell.
 ird=$work/initramfs
-mkdir -p "$ird/bin" "$ird/dev" "$ird/proc" "$ird/sys"
+mkdir -p "$ird/bin" "$ird/dev" "$ird/proc" "$ird/sys" "$ird/mnt"
 cp $busybox "$ird/bin/busybox"
+"$here/kmods.sh" "$work/kernel" "$ird" ata_piix sd_mod sr_mod isofs \
+	ne2k-pci virtio_pci virtio_blk virtio_net
 cat >"$ird/init" <<'EOF'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+mount -t devtmpfs dev /dev
+while read -r m; do insmod "/lib/modules/$m"; done </lib/modules/load.list
 echo "minivmm demo initramfs: $(uname -sr), up $(cut -d' ' -f1 /proc/uptime) s"
+echo "disks: $(cd /sys/block && echo sd* sr* vd* | tr ' ' '\n' | grep -v '\*' | tr '\n' ' ')"
 exec setsid cttyhack sh
 EOF
 chmod 755 "$ird/init"
@@ -112,6 +119,9 @@ awk 'BEGIN {
 	}
 }' >"$root/TEST.TXT"
 cp "$root/TEST.TXT" "$out/TEST.TXT"
+# The same kernel and initramfs for -kernel/-initrd boots.
+cp "$root/vmlinuz" "$out/vmlinuz"
+cp "$root/initrd.gz" "$out/initrd.gz"
 
 cp $isolinux_bin "$root/isolinux/"
 for m in ldlinux.c32 libcom32.c32 libutil.c32 cat.c32; do

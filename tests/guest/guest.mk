@@ -68,14 +68,13 @@ $(GB)/ide-img: $(GUEST_SRC)/ide-img.c $(GUEST_SRC)/ide-pat.h
 guest-images: $(GUEST_BINS)
 
 check-guest: minivmm $(GUEST_BINS) $(GB)/ide-img
-	$(GUEST_SRC)/run-tests.sh ./minivmm $(GB)
+	$(KVMRUN) -t 1200 -- $(GUEST_SRC)/run-tests.sh ./minivmm $(GB)
 
 # The monitor changing the CD under a running guest (unix socket).
 check-monitor: minivmm $(GB)/cdchange.bin
-	$(SRCDIR)/tests/integration/monitor-cd.sh ./minivmm $(GB)
+	$(KVMRUN) -t 600 -- $(SRCDIR)/tests/integration/monitor-cd.sh ./minivmm $(GB)
 
 bench: minivmm $(GB)/bench.bin $(GB)/bench-ide.bin $(GB)/tschz
-	$(GUEST_SRC)/bench.sh ./minivmm $(GB)
-	$(GUEST_SRC)/bench-ide.sh ./minivmm $(GB)
+	$(KVMRUN) -t 0 -- sh -c "$(GUEST_SRC)/bench.sh ./minivmm $(GB) && $(GUEST_SRC)/bench-ide.sh ./minivmm $(GB)"
 
 .PHONY: guest-images check-guest check-monitor bench

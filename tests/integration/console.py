@@ -42,6 +42,7 @@ class Console:
         self.transcript = open(transcript, "wb")
         self.stderr = open(stderr_path, "wb")
         self.proc = None
+        self.max_echo = 0.0  # the slowest echo send() waited for, s
 
     def start(self):
         # A session of its own, so stop() reaches minivmm and nothing else.
@@ -98,7 +99,9 @@ class Console:
             self.proc.stdin.write(bytes([ch]))
             self.proc.stdin.flush()
             if 0x20 <= ch < 0x7F:
+                t = time.monotonic()
                 self.expect(re.escape(bytes([ch])), echo_timeout)
+                self.max_echo = max(self.max_echo, time.monotonic() - t)
             else:
                 self._pump(0.05)
 
