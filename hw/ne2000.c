@@ -628,6 +628,16 @@ static void page0_write(struct ne2000 *s, unsigned off, uint8_t v)
 		break;
 	case NE_ISR:
 		s->isr &= ~(v & 0x7f);
+		/* The backend stops offering frames while the ring is full
+		 * (where a wire would go on and overflow the ring). Linux's
+		 * 8390 driver reads at most 9 frames, then acks PRX, and
+		 * counts on the next arrival for the rest: with nothing
+		 * arriving it never came back. So PRX stays set while the
+		 * ring holds unread frames and the backend waits. */
+		if ((v & NE_ISR_PRX) && s->rx_waiting && s->running &&
+		    ring_valid(s) && !rx_room(s) &&
+		    ring_free_pages(s) < ring_pages(s))
+			s->isr |= NE_ISR_PRX;
 		break;
 	case NE_RSAR0:
 		s->rsar = (s->rsar & 0xff00) | v;

@@ -89,7 +89,7 @@ ip addr add $guest_ip/24 dev eth0
 say "eth0 \$(cat /sys/class/net/eth0/address) irq \$(cat /sys/class/net/eth0/device/irq 2>/dev/null)"
 diag() {
 	grep -E 'eth0|ne2k' /proc/interrupts | sed 's/^/NET: diag: /'
-	ip -s link show eth0 | sed 's/^/NET: diag: /'
+	say "diag: rx \$(cat /sys/class/net/eth0/statistics/rx_packets) tx \$(cat /sys/class/net/eth0/statistics/tx_packets) rx_errors \$(cat /sys/class/net/eth0/statistics/rx_errors)"
 	tail -n +2 /proc/net/arp | sed 's/^/NET: diag: arp /'
 	dmesg | grep -iE 'eth0|8390|ne2k' | tail -n 8 | sed 's/^/NET: diag: /'
 }
@@ -122,7 +122,7 @@ rc=\$?
 say "download rc \$rc ${kb} KiB in \$(echo \$t0 \$(up) | awk '{printf "%.2f", \$2 - \$1}') s"
 if [ "\$(sha256sum /tmp/dl | cut -d' ' -f1)" = $sum ]; then say "PASS tcp-peer-to-guest"; else say "FAIL tcp-peer-to-guest (\$(wc -c </tmp/dl) bytes)"; fi
 cat /proc/interrupts | grep -E 'eth0|ne2k' | sed 's/^/NET: /'
-ip -s link show eth0 | sed 's/^/NET: /'
+diag
 say done
 poweroff -f
 EOF

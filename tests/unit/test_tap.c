@@ -273,3 +273,68 @@ Test(netcfg, pcap_file_header)
 	cr_assert_eq(link, 1);
 	cr_assert_eq(incl, 60);
 }
+
+/* ---- the NE2000 behind a paused backend ---- */
+#include "hw/ne2000.h"
+
+static void ne_w(struct ne2000 *s, unsigned off, uint8_t v)
+{
+	ne2000_ops.write(s, off, 1, v);
+}
+
+static uint8_t ne_r(struct ne2000 *s, unsigned off)
+{
+	return ne2000_ops.read(s, off, 1);
+}
+
+/* Linux acks PRX after 9 frames; with the ring full and nothing
+ * arriving, PRX must stay set until the guest has made room. */
+Test(tap_ne2000, prx_stays_while_the_full_ring_waits_for_the_guest)
+{
+	const uint8_t mac[6] = {0x52, 0x54, 0, 0x12, 0x34, 0x56};
+	struct ne2000 *s = ne2000_new(mac, (struct net_backend){0});
+	cr_assert_not_null(s);
+	ne_w(s, NE_CR, NE_CR_STP | NE_CR_NODMA);
+	ne_w(s, NE_PSTART, 0x4c);
+	ne_w(s, NE_PSTOP, 0x80);
+	ne_w(s, NE_BNRY, 0x7f);
+	ne_w(s, NE_CR, NE_CR_STP | NE_CR_NODMA | NE_CR_PAGE1);
+	ne_w(s, NE_CURR, 0x4c);
+	ne_w(s, NE_CR, NE_CR_STP | NE_CR_NODMA);
+	ne_w(s, NE_RCR, NE_RCR_AB);
+	ne_w(s, NE_TCR, 0);
+	ne_w(s, NE_ISR, 0xff);
+	ne_w(s, NE_IMR, 0x3f);
+	ne_w(s, NE_CR, NE_CR_STA | NE_CR_NODMA);
+	uint8_t f[60];
+	memset(f, 0xff, 6);
+	memset(f + 6, 0x02, sizeof(f) - 6);
+	int n = 0;
+	while (ne2000_can_receive(s) && n < 100) {
+		cr_assert_eq(ne2000_receive(s, f, sizeof(f)), NE2000_RX_STORED);
+		n++;
+	}
+	cr_assert_gt(n, 40);
+	cr_assert_lt(n, 100);
+	/* The guest reads one frame and moves BNRY one page; meanwhile the
+	 * backend refills the ring; then the guest acks PRX. */
+	ne_w(s, NE_BNRY, 0x4c);
+	while (ne2000_can_receive(s) && n < 100) {
+		cr_assert_eq(ne2000_receive(s, f, sizeof(f)), NE2000_RX_STORED);
+		n++;
+	}
+	ne_w(s, NE_ISR, NE_ISR_PRX | NE_ISR_RXE);
+	cr_assert(ne_r(s, NE_ISR) & NE_ISR_PRX,
+		  "PRX lost with %d frames "
+		  "unread",
+		  n - 1);
+	cr_assert(ne2000_irq_level(s));
+	/* All read (BNRY one behind CURR): the ack sticks. */
+	ne_w(s, NE_CR, NE_CR_STA | NE_CR_NODMA | NE_CR_PAGE1);
+	uint8_t curr = ne_r(s, NE_CURR);
+	ne_w(s, NE_CR, NE_CR_STA | NE_CR_NODMA);
+	ne_w(s, NE_BNRY, curr == 0x4c ? 0x7f : curr - 1);
+	ne_w(s, NE_ISR, NE_ISR_PRX | NE_ISR_RXE);
+	cr_assert_not(ne_r(s, NE_ISR) & NE_ISR_PRX);
+	ne2000_free(s);
+}
