@@ -3,7 +3,7 @@
  * 8259 pair initialised to vector bases 0x08/0x70; the 8254 channel 0 in
  * mode 2 at 100 Hz is counted against the RTC seconds over 2 s; channel 2
  * gate (port 0x61 bit 0) and OUT2 (bit 5); the RTC periodic interrupt at
- * 1024 Hz through the slave 8259 (IRQ8) over 1 s.
+ * 256 Hz through the slave 8259 (IRQ8) over 1 s.
  */
 #include "lib.h"
 #include "rtc.h"
@@ -116,14 +116,14 @@ static int wait_ticks(uint32_t n)
 }
 
 /* Over 100 PIT ticks (1 s) rather than RTC seconds: polling the RTC on
- * every one of ~1000 wake-ups would itself cost several exits each. */
+ * every one of the wake-ups would itself cost several exits each. */
 static void test_rtc_irq8(void)
 {
 	uint8_t b = cmos_read(RTC_REG_B);
 	uint32_t c0, n;
 	int ok;
 
-	cmos_write(RTC_REG_A, 0x26); /* 32.768 kHz divider, rate 6 = 1024 Hz */
+	cmos_write(RTC_REG_A, 0x28); /* 32.768 kHz divider, rate 8 = 256 Hz */
 	cmos_write(RTC_REG_B, (b & ~RTC_B_SET) | RTC_B_PIE);
 	cmos_read(RTC_REG_C);
 	outb(0xA1, 0xFE);
@@ -136,12 +136,13 @@ static void test_rtc_irq8(void)
 	cmos_read(RTC_REG_C);
 	outb(0xA1, 0xFF);
 	gprintf("TIMER irq8 %u in 1 s\n", n);
-	/* Each IRQ8 costs this host ~200 us of emulated handler and exits, so
-	 * on a loaded host some periods pass while the previous flag is still
-	 * set, and the RTC (like the chip) merges them: only the upper bound
-	 * is tight. */
-	check(ok && n >= 1024 * 50 / 100 && n <= 1024 * 115 / 100,
-	      "timer-rtc-irq8", "%u IRQ8s in 100 PIT ticks, want 512..1177%s",
+	/* 256 Hz rather than the 1024 Hz default: where the guest CPU is
+	 * software-emulated (the KVM test VM) one IRQ8 with its handler and
+	 * exits takes up to ~1 ms, so at 1024 Hz periods pass while the flag
+	 * is still set and the RTC (like the chip) merges them. At 256 Hz
+	 * both bounds can be tight. */
+	check(ok && n >= 256 * 85 / 100 && n <= 256 * 115 / 100,
+	      "timer-rtc-irq8", "%u IRQ8s in 100 PIT ticks, want 217..294%s",
 	      n, ok ? "" : " (no IRQ0)");
 }
 

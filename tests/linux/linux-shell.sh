@@ -114,7 +114,8 @@ def boot(case):
             con.expect(rb"boot: ", 300)
             stamp("ISOLINUX prompt")
             con.send("\r")
-        m = con.expect(rb"minivmm demo initramfs: ([^\r\n]*)", 900)
+        m = con.expect(rb"minivmm demo initramfs: ([^\r\n]*, up [0-9.]+ s)",
+                       900)
         stamp("/init")
         m2 = con.expect(rb"disks: ([^\r\n]*)", 30)
         con.expect(rb"# ", 60)
