@@ -92,6 +92,8 @@ struct ne2000 {
 	uint8_t cr9346, config2, config3;
 	bool ring_full;	 /* the NIC advanced CURR onto BNRY */
 	bool rx_waiting; /* can_receive() said no: owe the backend rx_ready */
+	bool curr_seen;	 /* the guest read CURR since its last PRX ack */
+	bool rx_after_curr; /* and a frame was stored after that read */
 
 	uint8_t prom[NE2000_PROM_SIZE];
 	uint8_t mem[NE2000_MEM_SIZE];
@@ -299,6 +301,7 @@ static enum ne2000_rx rx_frame(struct ne2000 *s, const uint8_t *buf, size_t len)
 	s->ring_full = ring_pos(s, s->curr) == ring_pos(s, s->bnry);
 	s->rsr = NE_RSR_PRX | phy;
 	s->isr |= NE_ISR_PRX;
+	s->rx_after_curr = s->curr_seen;
 	s->stats.rx_frames++;
 	s->stats.rx_bytes += len;
 	update_irq(s);
@@ -591,8 +594,11 @@ static uint8_t reg_read(struct ne2000 *s, unsigned off)
 	case 0:
 		return page0_read(s, off);
 	case 1:
-		if (off == NE_CURR)
+		if (off == NE_CURR) {
+			s->curr_seen = true;
+			s->rx_after_curr = false;
 			return s->curr;
+		}
 		return off < NE_CURR ? s->par[off - NE_PAR0]
 				     : s->mar[off - NE_MAR0];
 	case 2:
@@ -628,16 +634,21 @@ static void page0_write(struct ne2000 *s, unsigned off, uint8_t v)
 		break;
 	case NE_ISR:
 		s->isr &= ~(v & 0x7f);
-		/* The backend stops offering frames while the ring is full
-		 * (where a wire would go on and overflow the ring). Linux's
-		 * 8390 driver reads at most 9 frames, then acks PRX, and
-		 * counts on the next arrival for the rest: with nothing
-		 * arriving it never came back. So PRX stays set while the
-		 * ring holds unread frames and the backend waits. */
-		if ((v & NE_ISR_PRX) && s->rx_waiting && s->running &&
-		    ring_valid(s) && !rx_room(s) &&
-		    ring_free_pages(s) < ring_pages(s))
+		/* Linux's 8390 driver reads CURR, takes at most 9 frames,
+		 * then acks PRX and counts on the next arrival for the rest.
+		 * Here a frame can land between its last CURR read and the
+		 * ack (an ioreq exit apart), and the backend stops offering
+		 * frames while the ring is full: the next arrival may never
+		 * come, and RX stalled for good. So an ack does not clear PRX
+		 * for a frame stored after the guest's last CURR read, nor
+		 * while the ring is full and the backend waits for room. */
+		if ((v & NE_ISR_PRX) &&
+		    ((s->curr_seen && s->rx_after_curr) ||
+		     (s->rx_waiting && s->running && ring_valid(s) &&
+		      !rx_room(s) && ring_free_pages(s) < ring_pages(s))))
 			s->isr |= NE_ISR_PRX;
+		if (v & NE_ISR_PRX)
+			s->curr_seen = s->rx_after_curr = false;
 		break;
 	case NE_RSAR0:
 		s->rsar = (s->rsar & 0xff00) | v;

@@ -151,8 +151,12 @@ nsx ip link set "$tap" up
 # Serves the guest: TCP sinks/sources, and a ping once the guest answers.
 peer() {
 	local out=$1
-	nsx timeout "$timeout" "$bb" nc -l -p 5001 </dev/null >"$out.up" &
-	nsx timeout "$timeout" "$bb" nc -l -p 5002 <"$work/payload" >/dev/null &
+	# busybox nc ends at the first EOF either way: with -e, what is
+	# sent or received does not depend on the other side's half-close.
+	nsx timeout "$timeout" "$bb" nc -l -p 5001 -e "$bb" sh -c \
+		"exec $bb cat >$out.up" </dev/null &
+	nsx timeout "$timeout" "$bb" nc -l -p 5002 -e "$bb" cat \
+		"$work/payload" </dev/null &
 	local end=$((SECONDS + timeout))
 	while [ $SECONDS -lt $end ]; do
 		nsx "$bb" ping -c 1 -W 1 "$guest_ip" >/dev/null 2>&1 && break
@@ -183,7 +187,7 @@ for mode in $modes; do
 	wait "$peer_pid" 2>/dev/null
 	grep -a '^NET: ' "$log.console" | grep -v '^NET: peer: $'
 	res() { # NAME OK
-		if [ "$2" = 1 ]; then
+		if [ "${2:-}" = 1 ]; then
 			echo "PASS $mode $1"
 		else
 			echo "FAIL $mode $1"

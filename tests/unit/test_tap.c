@@ -336,5 +336,21 @@ Test(tap_ne2000, prx_stays_while_the_full_ring_waits_for_the_guest)
 	ne_w(s, NE_BNRY, curr == 0x4c ? 0x7f : curr - 1);
 	ne_w(s, NE_ISR, NE_ISR_PRX | NE_ISR_RXE);
 	cr_assert_not(ne_r(s, NE_ISR) & NE_ISR_PRX);
+	/* Not full: the guest reads CURR, a frame lands, the guest acks:
+	 * it has not seen that frame, so PRX stays. */
+	ne2000_receive(s, f, sizeof(f));
+	ne_w(s, NE_CR, NE_CR_STA | NE_CR_NODMA | NE_CR_PAGE1);
+	cr_assert_eq(ne_r(s, NE_CURR), curr + 1);
+	ne_w(s, NE_CR, NE_CR_STA | NE_CR_NODMA);
+	ne2000_receive(s, f, sizeof(f));
+	ne_w(s, NE_BNRY, curr);
+	ne_w(s, NE_ISR, NE_ISR_PRX | NE_ISR_RXE);
+	cr_assert(ne_r(s, NE_ISR) & NE_ISR_PRX, "a stranded frame");
+	ne_w(s, NE_CR, NE_CR_STA | NE_CR_NODMA | NE_CR_PAGE1);
+	cr_assert_eq(ne_r(s, NE_CURR), curr + 2);
+	ne_w(s, NE_CR, NE_CR_STA | NE_CR_NODMA);
+	ne_w(s, NE_BNRY, curr + 1);
+	ne_w(s, NE_ISR, NE_ISR_PRX | NE_ISR_RXE);
+	cr_assert_not(ne_r(s, NE_ISR) & NE_ISR_PRX);
 	ne2000_free(s);
 }
