@@ -35,6 +35,7 @@ static int64_t now_ns(void)
 static void clock_arm(void *opaque, int64_t deadline)
 {
 	struct dm *dm = opaque;
+	dm->next_timer = deadline;
 	if (deadline == INT64_MAX) {
 		evtimer_del(dm->clock_ev);
 		return;
@@ -52,8 +53,22 @@ static void clock_fired(evutil_socket_t fd, short what, void *opaque)
 	(void)fd;
 	(void)what;
 	dm_lock(dm);
-	clock_run_due(dm->clock);
+	dm_run_timers(dm);
 	dm_unlock(dm);
+}
+
+int64_t dm_timer_due_in(struct dm *dm)
+{
+	if (dm->next_timer == INT64_MAX)
+		return INT64_MAX;
+	return dm->next_timer - clock_ns(dm->clock);
+}
+
+void dm_run_timers(struct dm *dm)
+{
+	/* clock_run_due() calls clock_arm() only if a timer is left. */
+	dm->next_timer = INT64_MAX;
+	clock_run_due(dm->clock);
 }
 
 static void trace_req(struct dm *dm, const struct ioreq *r,
@@ -122,6 +137,7 @@ int dm_init(struct dm *dm, enum dm_mode mode, unsigned nvcpus)
 {
 	memset(dm, 0, sizeof(*dm));
 	dm->mode = mode;
+	dm->next_timer = INT64_MAX;
 	evthread_use_pthreads();
 	/* Recursive: a backend callback may call into a device that calls
 	 * back into the backend (UART rx_ready -> chardev -> UART receive). */

@@ -55,6 +55,7 @@ struct dm {
 	/* dm mode, relaxed atomics: requests the vCPU ran itself, requests
 	 * handed to the device-model thread */
 	uint64_t self_served, handed_off;
+	int64_t next_timer; /* earliest clock deadline; device lock held */
 };
 
 int dm_parse_mode(const char *s, enum dm_mode *mode);
@@ -84,6 +85,16 @@ void dm_access(struct dm *dm, unsigned vcpu, int type, uint64_t addr,
 
 /* Device-model side: run one request (lock held). */
 void dm_dispatch(struct dm *dm, struct ioreq *r, void *buf);
+
+/*
+ * Device lock held. The nanoseconds until the clock's earliest timer is due
+ * (<= 0: due now; INT64_MAX: none armed), and running the due timers on
+ * the calling thread: a vCPU halted with nothing else to do fires them
+ * itself rather than wait for the device-model thread to wake up and kick
+ * it (vcpu.c halt()). Timer callbacks only need the device lock.
+ */
+int64_t dm_timer_due_in(struct dm *dm);
+void dm_run_timers(struct dm *dm);
 
 /* Call cb(opaque) on the device-model thread, lock held, whenever fd is
  * readable. Returns the event (free with dm_unwatch) or NULL. */

@@ -256,7 +256,12 @@ static bool halt_check_due(struct vcpu *v)
 
 /* HLT with the userspace irqchip: sleep until the PIC has something. With
  * IF clear nothing minivmm does can wake the vCPU (no NMI source), so
- * that ends the VM; the IF=0 wait below stays for a failed check. */
+ * that ends the VM; the IF=0 wait below stays for a failed check.
+ * The sleep ends at the device clock's next deadline at the latest, and
+ * the halted vCPU then runs the due timers itself: a timer interrupt (PIT,
+ * RTC) then costs one thread wake-up, not two (the device-model thread's,
+ * then the vCPU's kick), which matters when cores are scarce. The
+ * device-model thread's own timer for the same deadline finds nothing due. */
 static void halt(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
@@ -271,13 +276,18 @@ static void halt(struct vcpu *v)
 			park(v);
 			continue;
 		}
+		int64_t ns = dm_timer_due_in(&vm->dm);
+		if (ns <= 0) {
+			dm_run_timers(&vm->dm);
+			continue;
+		}
+		if (ns > 100000000)
+			ns = 100000000;
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		ns += ts.tv_nsec;
+		ts.tv_sec += ns / 1000000000;
+		ts.tv_nsec = ns % 1000000000;
 		pthread_cond_timedwait(&v->wake, &vm->dm.lock, &ts);
 	}
 	dm_unlock(&vm->dm);

@@ -308,3 +308,37 @@ Test(ioreq, claim_is_exclusive)
 	cr_assert_eq(p.slots[0].vcpu_blocked, 0);
 	ioreq_page_destroy(&p);
 }
+
+static void count_fire(void *opaque)
+{
+	(*(int *)opaque)++;
+}
+
+/* What a halted vCPU uses to fire device timers itself (vcpu.c halt()):
+ * the time to the next deadline, and nothing left once the last timer ran
+ * (a stale deadline would have the vCPU spin on it). */
+Test(ioreq, halted_vcpu_runs_due_timers)
+{
+	struct dm dm;
+	int fired = 0;
+	cr_assert_eq(dm_init(&dm, DM_MODE_DM, 1), 0);
+	dm_lock(&dm);
+	cr_assert_eq(dm_timer_due_in(&dm), INT64_MAX);
+	struct vtimer *t = vtimer_new(dm.clock, count_fire, &fired);
+	vtimer_mod(t, clock_ns(dm.clock) + 2000000);
+	int64_t ns = dm_timer_due_in(&dm);
+	cr_assert(ns > 0 && ns <= 2000000, "due in %lld ns", (long long)ns);
+	struct timespec ms = {0, 3000000};
+	nanosleep(&ms, NULL);
+	cr_assert(dm_timer_due_in(&dm) <= 0);
+	dm_run_timers(&dm);
+	cr_assert_eq(fired, 1);
+	cr_assert_eq(dm_timer_due_in(&dm), INT64_MAX);
+	vtimer_mod(t, clock_ns(dm.clock) + 1000000000);
+	dm_run_timers(&dm); /* nothing due: it stays armed */
+	cr_assert_eq(fired, 1);
+	cr_assert(dm_timer_due_in(&dm) > 900000000);
+	vtimer_free(t);
+	dm_unlock(&dm);
+	dm_destroy(&dm);
+}
