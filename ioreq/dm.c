@@ -37,7 +37,12 @@ static void clock_arm(void *opaque, int64_t deadline)
 	struct dm *dm = opaque;
 	dm->next_timer = deadline;
 	if (deadline == INT64_MAX) {
-		evtimer_del(dm->clock_ev);
+		/* Not evtimer_del: from a vCPU thread (running its own request
+		 * or, halted, the due timers) that blocking delete waits for a
+		 * clock_fired already running on the device-model thread, which
+		 * waits for the device lock this thread holds: a deadlock. A
+		 * clock_fired that runs anyway finds nothing due. */
+		event_del_noblock(dm->clock_ev);
 		return;
 	}
 	int64_t d = deadline - now_ns();

@@ -342,3 +342,42 @@ Test(ioreq, halted_vcpu_runs_due_timers)
 	dm_unlock(&dm);
 	dm_destroy(&dm);
 }
+
+/*
+ * A vCPU thread running device code (its own request, or due timers in
+ * halt()) holds the device lock while the device-model thread's clock event
+ * has fired and its callback (clock_fired) waits for that lock. If the
+ * vCPU then disarms the last timer, clock_arm deletes the libevent timer:
+ * a blocking event_del from another thread waits for the running callback,
+ * which waits for the lock: both threads hang for good (a Linux guest froze
+ * mid-echo with irqchip=user, the PIT reprogrammed from its own interrupt).
+ */
+Test(ioreq, vcpu_disarms_timer_while_dm_thread_waits_for_lock, .timeout = 10)
+{
+	struct dm dm;
+	int fired = 0;
+	cr_assert_eq(dm_init(&dm, DM_MODE_DM, 1), 0);
+	cr_assert_eq(dm_start(&dm), 0);
+	dm_lock(&dm);
+	struct vtimer *t = vtimer_new(dm.clock, count_fire, &fired);
+	vtimer_mod(t, clock_ns(dm.clock) + 1000000);
+	/* The clock event fires; clock_fired blocks on the lock held here. */
+	struct timespec ms = {0, 50000000};
+	nanosleep(&ms, NULL);
+	vtimer_del(t); /* the last timer: clock_arm(INT64_MAX) */
+	cr_assert_eq(dm_timer_due_in(&dm), INT64_MAX);
+	dm_unlock(&dm);
+	nanosleep(&ms, NULL); /* clock_fired runs: nothing is due */
+	dm_lock(&dm);
+	cr_assert_eq(fired, 0);
+	cr_assert_eq(dm_timer_due_in(&dm), INT64_MAX);
+	vtimer_mod(t, clock_ns(dm.clock) + 1000000);
+	dm_unlock(&dm);
+	nanosleep(&ms, NULL); /* the device-model thread fires it */
+	dm_lock(&dm);
+	cr_assert_eq(fired, 1);
+	vtimer_free(t);
+	dm_unlock(&dm);
+	dm_stop(&dm);
+	dm_destroy(&dm);
+}
