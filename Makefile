@@ -47,7 +47,8 @@ KVMRUN := $(SRCDIR)/tests/kvmhost/run
 # Guest test programs, guest benchmarks, firmware, images.
 -include $(wildcard $(SRCDIR)/tests/guest/guest.mk $(SRCDIR)/bios/bios.mk \
 	$(SRCDIR)/images/images.mk $(SRCDIR)/tests/linux/linux.mk \
-	$(SRCDIR)/tests/unit/asan.mk)
+	$(SRCDIR)/tests/unit/asan.mk $(SRCDIR)/tests/integration/net.mk \
+	$(SRCDIR)/tests/integration/ide-bench.mk)
 
 # The demo: the demo CD (SeaBIOS, ISOLINUX, Debian's kernel, a busybox
 # initramfs with Debian's drivers) to its shell, on this terminal. Without
