@@ -41,6 +41,11 @@ stamp=$dst/.unpacked-$(basename "$deb")
 if [ ! -e "$stamp" ]; then
 	rm -rf "$dst/pkg" "$dst"/.unpacked-*
 	dpkg-deb -x "$deb" "$dst/pkg"
+	# modules.dep for images/kmods.sh (the package ships none): made
+	# here, on the host, not later inside a slow test VM.
+	rel=$(ls "$dst/pkg/lib/modules" | head -n 1)
+	PATH=$PATH:/sbin:/usr/sbin depmod -b "$dst/pkg" "$rel" ||
+		die "depmod failed (apt-get install kmod)"
 	touch "$stamp"
 fi
 vmlinuz=$(ls "$dst"/pkg/boot/vmlinuz-* | head -n 1)

@@ -6,6 +6,7 @@
 # more settings (e.g. PAYLOAD_KB=16384).
 NET_MODES ?= user kernel
 check-net: minivmm
+	@$(MAKE) --no-print-directory linux-image >/dev/null
 	$(NET_ARGS) MINIVMM=./minivmm \
 		$(SRCDIR)/tests/kvmhost/run -o -t 900 -- \
 		$(SRCDIR)/tests/integration/net-linux.sh $(NET_MODES)
