@@ -142,8 +142,8 @@ static void test_rtc_irq8(void)
 	 * is still set and the RTC (like the chip) merges them. At 256 Hz
 	 * both bounds can be tight. */
 	check(ok && n >= 256 * 85 / 100 && n <= 256 * 115 / 100,
-	      "timer-rtc-irq8", "%u IRQ8s in 100 PIT ticks, want 217..294%s",
-	      n, ok ? "" : " (no IRQ0)");
+	      "timer-rtc-irq8", "%u IRQ8s in 100 PIT ticks, want 217..294%s", n,
+	      ok ? "" : " (no IRQ0)");
 }
 
 int main(void)
