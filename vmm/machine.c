@@ -5,6 +5,7 @@
 #include "vmm/machine.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "vmm/backend/pcap.h"
 #include "vmm/backend/tap.h"
 #include "vmm/chardev.h"
+#include "vmm/loader.h"
 #include "vmm/monitor.h"
 #include "vmm/vm.h"
 
@@ -161,6 +163,98 @@ static int open_images(struct machine *m, const struct machine_opts *o)
 
 /* --- the machine ----------------------------------------------------- */
 
+/* --- fw_cfg ------------------------------------------------------------ */
+
+/* The machine's own items: SeaBIOS reads RAM, CPU count and the boot-menu
+ * switch from fw_cfg; without it: CMOS, and a 2.5 s wait at "Press ESC for
+ * boot menu". */
+static int pc_fw_cfg(struct fw_cfg *f, const struct vm *vm, unsigned ncpus)
+{
+	return fw_cfg_pc_defaults(f, vm->ram_low, vm->ram_high, ncpus, NULL, 0);
+}
+
+/* -fw_cfg, before KVM: reads the files, and refuses a name the machine
+ * uses itself (QEMU: "duplicate fw_cfg file name"). Warns, as QEMU does,
+ * about names outside "opt/", once every item is known to be good. */
+static int open_fw_cfg(struct machine *m, const struct machine_opts *o)
+{
+	char e[256];
+	if (!o->nfw_cfg)
+		return 0;
+	/* The same items machine_init() adds; the names do not depend on
+	 * the CPU count, which is known only after vm_create(). */
+	struct fw_cfg *own = fw_cfg_new(&m->vm->gm);
+	if (!own || pc_fw_cfg(own, m->vm, 1)) {
+		fw_cfg_free(own);
+		return err("cannot create fw_cfg\n");
+	}
+	for (unsigned i = 0; i < o->nfw_cfg; i++) {
+		const struct machine_fw_cfg *c = &o->fw_cfg[i];
+		if (fw_cfg_file_key(own, c->name)) {
+			fw_cfg_free(own);
+			return err(
+			    "-fw_cfg: duplicate fw_cfg file name: %s (an "
+			    "item of minivmm's own)\n",
+			    c->name);
+		}
+	}
+	fw_cfg_free(own);
+	for (unsigned i = 0; i < o->nfw_cfg; i++) {
+		const struct machine_fw_cfg *c = &o->fw_cfg[i];
+		size_t len;
+		uint8_t *d;
+		if (c->file) {
+			d = loader_read_file(c->file, "-fw_cfg", &len, e,
+					     sizeof(e));
+			if (!d)
+				return err("%s\n", e);
+			if (len > UINT32_MAX) {
+				free(d);
+				return err("-fw_cfg: '%s' is larger than 4 GiB "
+					   "- 1\n",
+					   c->file);
+			}
+		} else {
+			len = strlen(c->string);
+			d = malloc(len ? len : 1);
+			if (!d)
+				return err("-fw_cfg: out of memory\n");
+			memcpy(d, c->string, len);
+		}
+		m->fw_cfg_data[i] = d;
+		m->fw_cfg_len[i] = len;
+	}
+	for (unsigned i = 0; i < o->nfw_cfg; i++)
+		if (strncmp(o->fw_cfg[i].name, "opt/", 4))
+			fprintf(stderr,
+				"minivmm: warning: -fw_cfg name=%s: externally "
+				"provided fw_cfg item names should be prefixed "
+				"with \"opt/\"\n",
+				o->fw_cfg[i].name);
+	return 0;
+}
+
+static void free_user_fw_cfg(struct machine *m)
+{
+	for (unsigned i = 0; i < MACHINE_MAX_FW_CFG; i++) {
+		free(m->fw_cfg_data[i]);
+		m->fw_cfg_data[i] = NULL;
+	}
+}
+
+/* After the machine's own items, so a clash could not pass unseen. */
+static int add_user_fw_cfg(struct machine *m, const struct machine_opts *o)
+{
+	int rc = 0;
+	for (unsigned i = 0; i < o->nfw_cfg && !rc; i++)
+		if (fw_cfg_file_key(m->fwcfg, o->fw_cfg[i].name) ||
+		    fw_cfg_add_file(m->fwcfg, o->fw_cfg[i].name,
+				    m->fw_cfg_data[i], m->fw_cfg_len[i]))
+			rc = -1;
+	free_user_fw_cfg(m);
+	return rc;
+}
+
 static int platform_devices(struct machine *m, const struct machine_opts *o)
 {
 	struct vm *vm = m->vm;
@@ -187,13 +281,9 @@ static int platform_devices(struct machine *m, const struct machine_opts *o)
 	if (!m->rtc || mc146818_attach(m->rtc, io))
 		return err("cannot create the RTC\n");
 	mc146818_set_memory(m->rtc, vm->ram_low, vm->ram_high);
-	/* SeaBIOS reads RAM, CPU count and the boot-menu switch from fw_cfg;
-	 * without it: CMOS, and a 2.5 s wait at "Press ESC for boot menu". */
 	m->fwcfg = fw_cfg_new(&vm->gm);
-	if (!m->fwcfg ||
-	    fw_cfg_pc_defaults(m->fwcfg, vm->ram_low, vm->ram_high, vm->nvcpus,
-			       NULL, 0) ||
-	    fw_cfg_attach(m->fwcfg, io))
+	if (!m->fwcfg || pc_fw_cfg(m->fwcfg, vm, vm->nvcpus) ||
+	    add_user_fw_cfg(m, o) || fw_cfg_attach(m->fwcfg, io))
 		return err("cannot create fw_cfg\n");
 
 	m->com1 =
@@ -470,8 +560,10 @@ int machine_prepare(struct machine *m, struct vm *vm,
 	memset(m, 0, sizeof(*m));
 	m->vm = vm;
 	m->a20 = true;
-	return open_chardevs(m, o) || open_images(m, o) || open_net(m, o) ? -1
-									  : 0;
+	return open_chardevs(m, o) || open_images(m, o) || open_net(m, o) ||
+		       open_fw_cfg(m, o)
+		   ? -1
+		   : 0;
 }
 
 int machine_init(struct machine *m, const struct machine_opts *o)
@@ -489,6 +581,7 @@ void machine_fini(struct machine *m)
 		ide_free(m->ide);
 	m->ide = NULL;
 	net_fini(m);
+	free_user_fw_cfg(m);
 	for (int i = 0; i < IDE_SLOTS; i++) {
 		if (m->atapi[i])
 			atapi_free(m->atapi[i]);

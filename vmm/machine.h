@@ -36,6 +36,20 @@ struct machine_nic {
 	struct pci_func *pci; /* NULL for the ISA face */
 };
 
+/* At most this many -fw_cfg items. */
+#define MACHINE_MAX_FW_CFG 32
+
+/*
+ * One -fw_cfg item: a file in fw_cfg's directory for the firmware (as
+ * "etc/sercon-port" for SeaBIOS), its contents read from the host file
+ * `file` or the bytes of `string` without its NUL; exactly one of the two.
+ */
+struct machine_fw_cfg {
+	const char *name;
+	const char *file;
+	const char *string;
+};
+
 struct machine_opts {
 	const char *serial;   /* chardev spec for COM1 */
 	const char *debugcon; /* chardev spec for port 0x402 */
@@ -44,6 +58,8 @@ struct machine_opts {
 	bool testdev;
 	struct drive_config drives;
 	struct net_config net;
+	struct machine_fw_cfg fw_cfg[MACHINE_MAX_FW_CFG]; /* distinct names */
+	unsigned nfw_cfg;
 };
 
 struct machine {
@@ -53,6 +69,9 @@ struct machine {
 	struct i8254 *pit;	 /* NULL with the kernel irqchip */
 	struct mc146818 *rtc;
 	struct fw_cfg *fwcfg;
+	/* The -fw_cfg contents, read by machine_prepare(); freed once added */
+	uint8_t *fw_cfg_data[MACHINE_MAX_FW_CFG];
+	uint32_t fw_cfg_len[MACHINE_MAX_FW_CFG];
 	struct uart16550 *com1;
 	struct i8042 *kbd;
 	struct port92 *port92;
@@ -76,8 +95,9 @@ struct machine {
 
 /* Before /dev/kvm is opened: zeroes m and opens what the options name on
  * the host (the -serial/-debugcon backends, every disk and CD image with
- * its size rules and lock), so bad input is reported on any host. Needs
- * vm_prepare() (the device model), not vm_create(). */
+ * its size rules and lock, the -fw_cfg files, whose names may not be one
+ * of the machine's own fw_cfg files), so bad input is reported on any host.
+ * Needs vm_prepare() (the device model), not vm_create(). */
 int machine_prepare(struct machine *m, struct vm *vm,
 		    const struct machine_opts *o);
 /* After vm_create(): the devices, wired to what machine_prepare() opened. */

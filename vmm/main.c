@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hw/fw_cfg.h"
 #include "vmm/loader.h"
 #include "vmm/machine.h"
 #include "vmm/monitor.h"
@@ -48,6 +49,9 @@ static void usage(FILE *f)
 	    "  -drive file=F,if=ide,index=N,media=disk|cdrom,format=raw,\n"
 	    "         readonly=on|off,cache=writeback|writethrough|none\n"
 	    "  -boot c|d|order=dc    boot order for the firmware (CMOS)\n"
+	    "  -fw_cfg [name=]NAME,file=PATH|string=STR  a file for the "
+	    "firmware\n"
+	    "                        (NAME: opt/..., or etc/sercon-port etc.)\n"
 	    "  -no-reboot            exit (status 0) when the guest resets\n"
 	    "  -stats                print exit statistics at exit\n"
 	    "  -trace FILE|stderr    log every ioreq\n"
@@ -161,6 +165,82 @@ static int parse_display(const char *a)
 	return 0;
 }
 
+/* A QEMU option value from s up to a single ',' (",," is a comma), into
+ * *d; returns where the next parameter starts. */
+static const char *opt_value(const char *s, char **d)
+{
+	while (*s && (*s != ',' || s[1] == ',')) {
+		*(*d)++ = *s;
+		s += *s == ',' ? 2 : 1;
+	}
+	*(*d)++ = 0;
+	return *s ? s + 1 : s;
+}
+
+/* -fw_cfg [name=]NAME,file=PATH|string=STR, as QEMU parses it: the name
+ * at most 55 characters, exactly one of file and string, no name twice.
+ * The file is read, and the name checked against the machine's own items,
+ * in machine_prepare(). */
+static int parse_fw_cfg(struct machine_opts *mo, const char *a)
+{
+	if (mo->nfw_cfg >= MACHINE_MAX_FW_CFG)
+		return fail("-fw_cfg: at most %s items", "32");
+	struct machine_fw_cfg c = {0};
+	/* The unescaped values; kept for the life of the process. */
+	char *buf = malloc(strlen(a) + 1), *d = buf;
+	if (!buf)
+		return fail("%s", "-fw_cfg: out of memory");
+	for (const char *s = a; *s;) {
+		size_t klen = strcspn(s, "=,");
+		const char **slot = NULL;
+		char *v = d;
+		if (s[klen] != '=') {
+			/* QEMU's implied "name=" for the first parameter */
+			if (s != a || !klen)
+				goto bad_key;
+			slot = &c.name;
+		} else if (klen == 4 && !strncmp(s, "name", 4)) {
+			slot = &c.name;
+		} else if (klen == 4 && !strncmp(s, "file", 4)) {
+			slot = &c.file;
+		} else if (klen == 6 && !strncmp(s, "string", 6)) {
+			slot = &c.string;
+		} else {
+		bad_key:;
+			char key[64];
+			snprintf(key, sizeof(key), "%.*s", (int)klen, s);
+			fail(strcmp(key, "gen_id")
+				 ? "-fw_cfg: Invalid parameter '%s'"
+				 : "-fw_cfg: %s= is not supported",
+			     key);
+			free(buf);
+			return 1;
+		}
+		if (s[klen] == '=')
+			s += klen + 1;
+		s = opt_value(s, &d);
+		*slot = v;
+	}
+	int rc = 0;
+	if (!c.name || !c.file == !c.string)
+		rc = fail("%s", "-fw_cfg: name, plus exactly one of file and "
+				"string, are needed");
+	else if (!c.name[0])
+		rc = fail("%s", "-fw_cfg: the name is empty");
+	else if (strlen(c.name) > FW_CFG_NAME_LEN - 1)
+		rc = fail("-fw_cfg: name too long (max. %s char)", "55");
+	for (unsigned i = 0; i < mo->nfw_cfg && !rc; i++)
+		if (!strcmp(mo->fw_cfg[i].name, c.name))
+			rc = fail("-fw_cfg: duplicate fw_cfg file name: %s",
+				  c.name);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	mo->fw_cfg[mo->nfw_cfg++] = c;
+	return 0;
+}
+
 /* Options with an argument a. 0, or 1 after one line on stderr. */
 static int parse_with_arg(struct options *op, const char *o, const char *a)
 {
@@ -218,6 +298,8 @@ static int parse_with_arg(struct options *op, const char *o, const char *a)
 	} else if (!strcmp(o, "-boot")) {
 		if (boot_parse(&mo->drives, a, err, sizeof(err)))
 			return fail("%s", err);
+	} else if (!strcmp(o, "-fw_cfg")) {
+		return parse_fw_cfg(mo, a);
 	} else if (!strcmp(o, "-trace")) {
 		op->trace = a;
 	} else if (!strcmp(o, "-smp")) {
@@ -234,7 +316,8 @@ static bool takes_arg(const char *o)
 	    "-cpu",	"-machine",  "-M",	"-display", "-serial",
 	    "-monitor", "-debugcon", "-device", "-hda",	    "-hdb",
 	    "-hdc",	"-hdd",	     "-cdrom",	"-drive",   "-boot",
-	    "-trace",	"-smp",	     "-net",	"-nic",	    "-netdev"};
+	    "-trace",	"-smp",	     "-net",	"-nic",	    "-netdev",
+	    "-fw_cfg"};
 	for (size_t i = 0; i < sizeof(with) / sizeof(with[0]); i++)
 		if (!strcmp(o, with[i]))
 			return true;

@@ -125,6 +125,26 @@ expect netdev-missing "no -netdev with id=n1" $B -device ne2k_pci,netdev=n1
 expect netdev-unused "not used by any NIC" $B -netdev tap,id=n0,ifname=t0
 expect net-too-many "at most 4 NICs" $B -net nic -net nic -net nic -net nic -net nic
 expect net-dump-bad "-net dump: cannot write" $B -net nic -net dump,file=$T/nodir/x.pcap
+# -fw_cfg (QEMU's rules; opt/ names, as etc/ ones add QEMU's warning line).
+expect fw-cfg-no-name "name, plus exactly one of file and string" $B \
+	-fw_cfg string=x
+expect fw-cfg-no-content "name, plus exactly one of file and string" $B \
+	-fw_cfg name=opt/x
+expect fw-cfg-both "name, plus exactly one of file and string" $B \
+	-fw_cfg "name=opt/x,file=$T/disk.img,string=y"
+expect fw-cfg-name-long "name too long (max. 55 char)" $B \
+	-fw_cfg "name=opt/$(head -c 52 /dev/zero | tr '\0' a),string=x"
+expect fw-cfg-name-empty "the name is empty" $B -fw_cfg name=,string=x
+expect fw-cfg-key-bad "Invalid parameter 'size'" $B -fw_cfg opt/x,string=x,size=1
+expect fw-cfg-gen-id "gen_id= is not supported" $B -fw_cfg opt/x,gen_id=g0
+expect fw-cfg-twice "duplicate fw_cfg file name: opt/x" $B \
+	-fw_cfg opt/x,string=1 -fw_cfg name=opt/x,file="$T/disk.img"
+expect fw-cfg-own-name "duplicate fw_cfg file name: etc/e820" $B \
+	-fw_cfg name=etc/e820,string=x
+expect fw-cfg-file-missing "-fw_cfg: cannot open '$T/nonexistent'" $B \
+	-fw_cfg name=opt/x,file="$T/nonexistent"
+expect fw-cfg-file-directory "-fw_cfg: .* not a regular file" $B \
+	-fw_cfg name=opt/x,file="$T"
 # A tap that cannot be had: "lo" exists and is no tap (EINVAL), or there is
 # no /dev/net/tun, or no permission: one line either way.
 expect net-tap-lo "tap lo: cannot" $B -net lo
@@ -151,6 +171,9 @@ if [ ! -e /dev/kvm ]; then
 	expect kvm-missing-kernel "cannot open /dev/kvm: No such file" \
 		-kernel "$T/bzImage" -initrd "$T/disk.img" -append quiet -m 16 \
 		-nographic -no-reboot
+	# Good -fw_cfg items get as far as KVM.
+	expect kvm-missing-fw-cfg "cannot open /dev/kvm: No such file" $B \
+		-fw_cfg opt/x,string=a,,b -fw_cfg name=opt/y,file="$T/disk.img"
 else
 	echo "SKIP   kvm-missing: this host has /dev/kvm"
 fi
