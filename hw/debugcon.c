@@ -14,11 +14,11 @@ struct debugcon {
 	uint64_t bytes;
 };
 
-static void emit(struct debugcon *d, uint8_t b)
+static void emit(struct debugcon *d, const uint8_t *buf, size_t n)
 {
-	d->bytes++;
-	if (d->out.out)
-		d->out.out(d->out.opaque, b);
+	d->bytes += n;
+	if (d->out.out && n)
+		d->out.out(d->out.opaque, buf, n);
 }
 
 static uint64_t dc_read(void *dev, uint64_t off, unsigned size)
@@ -32,21 +32,20 @@ static uint64_t dc_read(void *dev, uint64_t off, unsigned size)
 /* Only the low byte of a wider write reaches an 8-bit ISA port. */
 static void dc_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 {
+	uint8_t b = val & 0xff;
 	(void)off;
 	(void)size;
-	emit(dev, val & 0xff);
+	emit(dev, &b, 1);
 }
 
 static uint32_t dc_write_str(void *dev, uint64_t off, unsigned size,
 			     const void *buf, uint32_t count)
 {
-	const uint8_t *p = buf;
 	(void)off;
 
 	if (size != 1)
 		return 0; /* let the bus split it per element */
-	for (uint32_t i = 0; i < count; i++)
-		emit(dev, p[i]);
+	emit(dev, buf, count);
 	return count;
 }
 

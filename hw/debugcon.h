@@ -5,6 +5,7 @@
 #ifndef MINIVMM_HW_DEBUGCON_H
 #define MINIVMM_HW_DEBUGCON_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hw/hw.h"
@@ -14,9 +15,13 @@
 /* What a read returns: lets a guest detect the port ("port e9 hack"). */
 #define DEBUGCON_READBACK 0xe9
 
-/* Where written bytes go (a file, stdout, a test buffer); out may be NULL. */
+/*
+ * Where written bytes go (a file, stdout, a test buffer); out may be NULL.
+ * A "rep outsb" burst arrives in one call (one write(2) to a file instead
+ * of one per byte).
+ */
 struct debugcon_out {
-	void (*out)(void *opaque, uint8_t byte);
+	void (*out)(void *opaque, const uint8_t *buf, size_t n);
 	void *opaque;
 };
 

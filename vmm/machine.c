@@ -74,19 +74,19 @@ static void a20_changed(void *opaque, int value)
 
 /* --- console --------------------------------------------------------- */
 
-static void stdout_byte(void *opaque, uint8_t byte)
+static void stdout_bytes(void *opaque, const uint8_t *buf, size_t n)
 {
 	struct machine *m = opaque;
 	if (m->serial && !strcmp(chardev_kind(m->serial), "stdio"))
-		chardev_write(m->serial, &byte, 1);
+		chardev_write(m->serial, buf, n);
 	else
-		while (write(STDOUT_FILENO, &byte, 1) < 0 && 0)
+		while (write(STDOUT_FILENO, buf, n) < 0 && 0)
 			;
 }
 
-static void chardev_byte(void *opaque, uint8_t byte)
+static void chardev_bytes(void *opaque, const uint8_t *buf, size_t n)
 {
-	chardev_write(opaque, &byte, 1);
+	chardev_write(opaque, buf, n);
 }
 
 static void uart_tx(void *opaque, uint8_t byte)
@@ -298,7 +298,7 @@ static int platform_devices(struct machine *m, const struct machine_opts *o)
 	m->kbd = i8042_new(&m->isa_irq, reset, a20);
 	m->port92 = port92_new(reset, a20);
 	m->post = postcode_new();
-	m->e9 = debugcon_new((struct debugcon_out){stdout_byte, m});
+	m->e9 = debugcon_new((struct debugcon_out){stdout_bytes, m});
 	if (!m->kbd || i8042_attach(m->kbd, io) || !m->port92 ||
 	    port92_attach(m->port92, io) || !m->post ||
 	    postcode_attach(m->post, io) || !m->e9 ||
@@ -306,7 +306,7 @@ static int platform_devices(struct machine *m, const struct machine_opts *o)
 		return err("cannot create the platform devices\n");
 	if (m->debugcon) {
 		m->dbg402 = debugcon_new(
-		    (struct debugcon_out){chardev_byte, m->debugcon});
+		    (struct debugcon_out){chardev_bytes, m->debugcon});
 		if (!m->dbg402 || debugcon_attach(m->dbg402, io, 0x402))
 			return err("cannot create the 0x402 debug console\n");
 	}

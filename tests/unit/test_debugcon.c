@@ -6,14 +6,17 @@ struct dcsink {
 	char buf[256];
 	size_t n;
 	uint64_t total;
+	unsigned calls;
 };
 
-static void dc_sink(void *opaque, uint8_t b)
+static void dc_sink(void *opaque, const uint8_t *b, size_t n)
 {
 	struct dcsink *s = opaque;
-	if (s->n < sizeof(s->buf) - 1)
-		s->buf[s->n++] = b;
-	s->total++;
+	for (size_t i = 0; i < n; i++)
+		if (s->n < sizeof(s->buf) - 1)
+			s->buf[s->n++] = b[i];
+	s->total += n;
+	s->calls++;
 }
 
 static void dc_outb(struct bus *io, uint16_t port, uint8_t v)
@@ -61,6 +64,7 @@ Test(debugcon, rep_outsb_in_one_call)
 	cr_assert_not_null(r);
 	cr_assert_eq(r->writes, 1, "write_str should take the burst whole");
 	cr_assert_str_eq(s.buf, msg);
+	cr_assert_eq(s.calls, 1, "one output call per burst, not per byte");
 	/* A word write: only the low byte reaches the 8-bit port. */
 	uint16_t w = 0x4241;
 	bus_access(&io, 0xe9, 2, true, &w, 1);
