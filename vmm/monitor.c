@@ -223,6 +223,46 @@ static void cmd_change(struct mon_ctx *c, int argc, char **argv)
 		out_printf(c->out, "%s\n", err);
 }
 
+/* A number as HMP takes it: decimal, 0x hex or 0 octal, nothing after. */
+static bool parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+	if (!*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 0);
+	if (errno || *end)
+		return false;
+	*v = x;
+	return true;
+}
+
+static void cmd_pmemsave(struct mon_ctx *c, int argc, char **argv)
+{
+	uint64_t addr, size;
+	char err[512], b[80];
+	if (argc != 4)
+		return usage(c, "pmemsave");
+	if (!parse_u64(argv[1], &addr) || !parse_u64(argv[2], &size)) {
+		out_printf(c->out, "invalid number: '%s'\n",
+			   shown(parse_u64(argv[1], &addr) ? argv[2] : argv[1],
+				 b, sizeof(b)));
+		return;
+	}
+	if (size == 0 || addr + size < addr) {
+		out_printf(c->out, "invalid range: size %llu at 0x%llx\n",
+			   (unsigned long long)size, (unsigned long long)addr);
+		return;
+	}
+	if (!c->ops->pmemsave) {
+		out_str(c->out, "pmemsave: not available\n");
+		return;
+	}
+	if (c->ops->pmemsave(c->ops->opaque, addr, size, argv[3], err,
+			     sizeof(err)) < 0)
+		out_printf(c->out, "%s\n", err);
+}
+
 static void cmd_system_reset(struct mon_ctx *c, int argc, char **argv)
 {
 	(void)argv;
@@ -250,6 +290,8 @@ static const struct mon_cmd commands[] = {
      "eject a removable medium (-f: even if the guest locked it)", cmd_eject},
     {"change", NULL, "device filename [raw]",
      "insert a new medium (an ISO image) into a CD-ROM drive", cmd_change},
+    {"pmemsave", NULL, "addr size file",
+     "save guest-physical memory [addr, addr+size) to file", cmd_pmemsave},
     {"system_reset", NULL, "", "reset the machine", cmd_system_reset},
     {"quit", "q", "", "quit the emulator", cmd_quit},
 };
@@ -609,6 +651,71 @@ static void mb_quit(void *opaque)
 	request_exit(mach(opaque), VM_QUIT);
 }
 
+/* Guest RAM as the devices see it (gm_read refuses anything that is not
+ * RAM), in chunks that do not cross a page and so never a region border.
+ * The vCPU keeps running, as with QEMU: a dump of memory the guest is
+ * changing may mix old and new bytes. */
+static int mb_pmemsave(void *opaque, uint64_t addr, uint64_t size,
+		       const char *file, char *err, size_t len)
+{
+	struct vm *vm = mach(opaque)->vm;
+	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(err, len, "cannot open '%s': %s", file,
+			 strerror(errno));
+		return -1;
+	}
+	enum { CHUNK = 65536 };
+	uint8_t *buf = malloc(CHUNK);
+	if (!buf) {
+		close(fd);
+		snprintf(err, len, "out of memory");
+		return -1;
+	}
+	uint64_t a = addr, end = addr + size;
+	int rc = 0;
+	while (a < end && rc == 0) {
+		uint64_t n = 4096 - (a & 4095);
+		uint64_t fill = 0;
+		while (a < end && fill + n <= CHUNK) {
+			if (n > end - a)
+				n = end - a;
+			if (gm_read(&vm->gm, a, buf + fill, n) < 0) {
+				snprintf(err, len,
+					 "0x%llx is not guest RAM (dumped "
+					 "%llu of %llu bytes)",
+					 (unsigned long long)a,
+					 (unsigned long long)(a - addr),
+					 (unsigned long long)size);
+				rc = -1;
+				break;
+			}
+			fill += n;
+			a += n;
+			n = 4096;
+		}
+		for (uint64_t o = 0; o < fill && rc == 0;) {
+			ssize_t w = write(fd, buf + o, fill - o);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				snprintf(err, len, "cannot write '%s': %s",
+					 file, strerror(w < 0 ? errno : EIO));
+				rc = -1;
+			} else {
+				o += (uint64_t)w;
+			}
+		}
+	}
+	free(buf);
+	if (close(fd) < 0 && rc == 0) {
+		snprintf(err, len, "cannot write '%s': %s", file,
+			 strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
 static const struct mon_ops machine_ops = {
     .drive = mb_drive,
     .eject = mb_eject,
@@ -619,6 +726,7 @@ static const struct mon_ops machine_ops = {
     .registers = mb_registers,
     .reset = mb_reset,
     .quit = mb_quit,
+    .pmemsave = mb_pmemsave,
 };
 
 /* ---- the monitor thread ------------------------------------------------ */

@@ -7,7 +7,7 @@
  *                                       a time (others wait in the backlog)
  *   -monitor none                       no monitor
  * Commands: help, info status|block|registers, stop, cont, eject [-f] DEV,
- * change DEV FILE [raw], system_reset, quit (q).
+ * change DEV FILE [raw], pmemsave ADDR SIZE FILE, system_reset, quit (q).
  *
  * The monitor has a thread of its own that reads lines and runs commands,
  * taking the device lock only around device calls, so a command may wait
@@ -56,6 +56,11 @@ struct mon_ops {
 	int (*registers)(void *opaque, char *buf, size_t len);
 	void (*reset)(void *opaque);
 	void (*quit)(void *opaque);
+	/* Guest-physical [addr, addr+size) into file (created or truncated);
+	 * size > 0 and the range does not wrap (the command checks). NULL:
+	 * the command says it is not available. */
+	int (*pmemsave)(void *opaque, uint64_t addr, uint64_t size,
+			const char *file, char *err, size_t len);
 };
 
 struct mon_out {

@@ -36,6 +36,9 @@ struct fake {
 	bool paused;
 	int stops, conts, resets, quits, ejects, changes;
 	bool last_force;
+	int pmemsaves;
+	uint64_t pm_addr, pm_size;
+	char pm_file[64];
 	char out[16384];
 	size_t outlen;
 };
@@ -125,6 +128,22 @@ static void f_quit(void *o)
 	((struct fake *)o)->quits++;
 }
 
+static int f_pmemsave(void *o, uint64_t addr, uint64_t size, const char *file,
+		      char *err, size_t len)
+{
+	struct fake *f = o;
+	f->pmemsaves++;
+	f->pm_addr = addr;
+	f->pm_size = size;
+	snprintf(f->pm_file, sizeof(f->pm_file), "%s", file);
+	if (addr >= 0x1000000) {
+		snprintf(err, len, "0x%llx is not guest RAM",
+			 (unsigned long long)addr);
+		return -1;
+	}
+	return 0;
+}
+
 static void f_write(void *o, const char *s, size_t n)
 {
 	struct fake *f = o;
@@ -146,9 +165,9 @@ static void fake_setup(void)
 	fk.d[0] = (struct fake_drive){true, false, false, -1, -1, "disk.img"};
 	fk.d[2] = (struct fake_drive){true, true, true, 0, 0, "a.iso"};
 	fk.d[3] = (struct fake_drive){true, true, true, 1, 1, ""};
-	fops =
-	    (struct mon_ops){&fk,    f_drive, f_eject,	   f_change, f_paused,
-			     f_stop, f_cont,  f_registers, f_reset,  f_quit};
+	fops = (struct mon_ops){&fk,	  f_drive, f_eject,   f_change,
+				f_paused, f_stop,  f_cont,    f_registers,
+				f_reset,  f_quit,  f_pmemsave};
 	fout = (struct mon_out){f_write, &fk};
 }
 
@@ -189,6 +208,35 @@ Test(monitor, info_status_stop_cont)
 	cr_assert_str_eq(run("info registers"), "not stopped\n");
 	cr_assert(strstr(run("stop now"), "usage: stop"));
 	cr_assert_eq(fk.stops, 1);
+}
+
+Test(monitor, pmemsave_arguments)
+{
+	cr_assert_str_eq(run("pmemsave 0x7000 4096 /tmp/m.bin"), "");
+	cr_assert_eq(fk.pmemsaves, 1);
+	cr_assert_eq(fk.pm_addr, 0x7000);
+	cr_assert_eq(fk.pm_size, 4096);
+	cr_assert_str_eq(fk.pm_file, "/tmp/m.bin");
+	cr_assert_str_eq(run("pmemsave 010 0x10 f"), ""); /* octal, as HMP */
+	cr_assert_eq(fk.pm_addr, 8);
+	cr_assert_eq(fk.pm_size, 16);
+	/* The op's error is shown as it is. */
+	cr_assert_str_eq(run("pmemsave 0x2000000 1 f"),
+			 "0x2000000 is not guest RAM\n");
+	cr_assert_eq(fk.pmemsaves, 3);
+	/* Garbage never reaches the op. */
+	cr_assert(strstr(run("pmemsave 0x1000 4096"), "usage: pmemsave"));
+	cr_assert(strstr(run("pmemsave 0x1000 1 f g"), "usage: pmemsave"));
+	cr_assert_str_eq(run("pmemsave 12z 1 f"), "invalid number: '12z'\n");
+	cr_assert_str_eq(run("pmemsave 0 -1 f"), "invalid number: '-1'\n");
+	cr_assert_str_eq(run("pmemsave 0 0x1ffffffffffffffff f"),
+			 "invalid number: '0x1ffffffffffffffff'\n");
+	cr_assert(strstr(run("pmemsave 0 0 f"), "invalid range"));
+	cr_assert(strstr(run("pmemsave 0xfffffffffffff000 0x2000 f"),
+			 "invalid range"));
+	cr_assert_eq(fk.pmemsaves, 3);
+	fops.pmemsave = NULL;
+	cr_assert_str_eq(run("pmemsave 0 1 f"), "pmemsave: not available\n");
 }
 
 Test(monitor, eject_locked_tray_refused_unless_forced)
@@ -387,6 +435,7 @@ struct rig {
 	struct vm vm;
 	struct machine m;
 	struct monitor *mon;
+	uint8_t low[0x10000], high[0x4000]; /* guest RAM at 0 and 1 MiB */
 };
 
 static struct rig rig;
@@ -414,6 +463,12 @@ static void rig_setup(void)
 	cr_assert_eq(dm_init(&rig.vm.dm, DM_MODE_INLINE, 1), 0);
 	rig.vm.vcpus[0].fd = -1; /* nvcpus 0: nothing to stop */
 	rig.m.vm = &rig.vm;
+	for (size_t i = 0; i < sizeof(rig.low); i++)
+		rig.low[i] = (uint8_t)(i * 7 + (i >> 8));
+	memset(rig.high, 0xa5, sizeof(rig.high));
+	cr_assert_eq(gm_add(&rig.vm.gm, 0, sizeof(rig.low), rig.low, false), 0);
+	cr_assert_eq(
+	    gm_add(&rig.vm.gm, 0x100000, sizeof(rig.high), rig.high, false), 0);
 	rig.m.atapi[2] = atapi_new();
 	struct blk_opts o = {.path = rig.iso_a, .cdrom = true};
 	rig.m.blk[2] = blk_open(&o, &rig.vm.dm, e, sizeof(e));
@@ -682,4 +737,44 @@ Test(monitor, specs)
 	cr_assert_neq(access(path, F_OK), 0);
 	monitor_toggle(NULL);
 	cr_assert_not(monitor_active(NULL));
+}
+
+/* pmemsave on the machine: bytes as the guest has them; nothing outside
+ * RAM (a hole, past the end) is read; file errors are reported. */
+Test(monitor, socket_pmemsave_real_memory, .init = rig_setup,
+     .fini = rig_teardown, .timeout = 30)
+{
+	int fd = connect_sock();
+	char line[200], path[96];
+	uint8_t got[0x10000];
+	cr_assert(strstr(until_prompt(fd, 3000), "minivmm monitor"));
+	snprintf(path, sizeof(path), "%s/m.bin", rig.dir);
+
+	/* Not page-aligned, several chunks. */
+	snprintf(line, sizeof(line), "pmemsave 0x123 0xfe00 %s\n", path);
+	cr_assert_str_eq(cmd(fd, line), "(minivmm) ");
+	int f = open(path, O_RDONLY);
+	cr_assert_geq(f, 0);
+	cr_assert_eq(read(f, got, sizeof(got)), 0xfe00);
+	close(f);
+	cr_assert_eq(memcmp(got, rig.low + 0x123, 0xfe00), 0);
+
+	/* Into the hole after 64 KiB: refused at the first byte outside. */
+	snprintf(line, sizeof(line), "pmemsave 0xf000 0x2000 %s\n", path);
+	const char *o = cmd(fd, line);
+	cr_assert(strstr(o, "0x10000 is not guest RAM (dumped 4096 of 8192 "
+			    "bytes)"),
+		  "%s", o);
+	snprintf(line, sizeof(line), "pmemsave 0x100000 0x4000 %s\n", path);
+	cr_assert_str_eq(cmd(fd, line), "(minivmm) ");
+	f = open(path, O_RDONLY);
+	cr_assert_eq(read(f, got, sizeof(got)), 0x4000);
+	close(f);
+	cr_assert_eq(memcmp(got, rig.high, 0x4000), 0);
+	o = cmd(fd, "pmemsave 0x100000 0x4001 /dev/null\n");
+	cr_assert(strstr(o, "0x104000 is not guest RAM"), "%s", o);
+	o = cmd(fd, "pmemsave 0 16 /nonexistent/dir/m.bin\n");
+	cr_assert(strstr(o, "cannot open '/nonexistent/dir/m.bin'"), "%s", o);
+	close(fd);
+	unlink(path);
 }
