@@ -48,6 +48,7 @@ KVMRUN := $(SRCDIR)/tests/kvmhost/run
 -include $(wildcard $(SRCDIR)/tests/guest/guest.mk $(SRCDIR)/bios/bios.mk \
 	$(SRCDIR)/images/images.mk $(SRCDIR)/tests/linux/linux.mk \
 	$(SRCDIR)/tests/unit/asan.mk $(SRCDIR)/tests/integration/net.mk \
+	$(SRCDIR)/tests/integration/ipxe.mk \
 	$(SRCDIR)/tests/integration/ide-bench.mk)
 
 # The demo: the demo CD (SeaBIOS, ISOLINUX, Debian's kernel, a busybox

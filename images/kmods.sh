@@ -6,6 +6,8 @@
 #   images/kmods.sh PKGROOT DESTROOT MODULE...
 #
 # PKGROOT is a `dpkg-deb -x` of linux-image-*-amd64 (lib/modules/<release>/);
+# a module built into that kernel (modules.builtin) needs no file and is
+# skipped.
 # modules.dep is made with `depmod -b` when the package has none. The .ko
 # files go to DESTROOT/lib/modules/ and their names, in load order, to
 # DESTROOT/lib/modules/load.list (one per line, for `insmod` in a loop).
@@ -25,11 +27,14 @@ mkdir -p "$dest/lib/modules"
 
 # Depth-first over modules.dep: a module is listed after all it needs.
 # Names in the request may use - or _ (as modprobe accepts).
-awk -v want="$*" '
+builtin=$mdir/modules.builtin
+[ -s "$builtin" ] || builtin=/dev/null
+awk -v want="$*" -v builtin="$builtin" '
 function base(p) { sub(/.*\//, "", p); sub(/\.ko(\.[a-z]+)?$/, "", p); gsub(/-/, "_", p); return p }
 function visit(m,   n, i, d) {
 	if (m in seen) return
 	seen[m] = 1
+	if (!(m in path) && (m in inkernel)) return
 	if (!(m in path)) { printf "kmods: no module %s\n", m > "/dev/stderr"; bad = 1; return }
 	n = split(deps[m], d, " ")
 	for (i = 1; i <= n; i++) visit(base(d[i]))
@@ -40,6 +45,7 @@ function visit(m,   n, i, d) {
 	deps[m] = ""; for (i = 2; i <= NF; i++) deps[m] = deps[m] " " $i
 }
 END {
+	while ((getline l < builtin) > 0) inkernel[base(l)] = 1
 	n = split(want, w, " ")
 	for (i = 1; i <= n; i++) { x = w[i]; gsub(/-/, "_", x); visit(x) }
 	exit bad

@@ -25,8 +25,9 @@
 set -u
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
+name=ide-linux-bench
+. "$src/tests/integration/guestlib.sh"
 minivmm=$(realpath "${1:-${MINIVMM:-./minivmm}}")
-linux=${LINUX_DIR:-$src/images/out/linux}
 work=${WORK:-build/ide-bench}
 configs=${CONFIGS:-"user:dm user:inline user:poll kernel:dm kernel:inline kernel:poll"}
 qemu=${QEMU:-qemu-system-x86_64}
@@ -37,19 +38,8 @@ mem=${MEM:-256}
 img_mb=${IMG_MB:-256}
 min_ratio=${MIN_RATIO:-0.8}
 
-if [ ! -c /dev/kvm ] || [ ! -w /dev/kvm ]; then
-	echo "SKIP: no /dev/kvm"
-	exit 0
-fi
-bb=$(command -v busybox || echo /bin/busybox)
-if ! file -L "$bb" 2>/dev/null | grep -q 'statically linked' &&
-	! ldd "$bb" 2>&1 | grep -q 'not a dynamic'; then
-	echo "ide-linux-bench: need busybox-static" >&2
-	exit 1
-fi
-if [ ! -s "$linux/vmlinuz" ] || [ ! -d "$linux/pkg/lib/modules" ]; then
-	"$src/images/mklinux.sh" "$(dirname "$linux")" || exit 1
-fi
+guest_need_kvm
+guest_need_linux
 [ -x "$minivmm" ] || {
 	echo "ide-linux-bench: no minivmm binary at $minivmm" >&2
 	exit 1
@@ -65,11 +55,7 @@ trap 'rm -f "$img"' EXIT
 
 # --- the initramfs ------------------------------------------------------
 root=$work/root
-rm -rf "$root"
-mkdir -p "$root"/{bin,dev,proc,sys,tmp}
-cp "$bb" "$root/bin/busybox"
-ln -s busybox "$root/bin/sh"
-"$src/images/kmods.sh" "$linux/pkg" "$root" ata_piix sd_mod || exit 1
+guest_root "$root" ata_piix sd_mod
 # The I/O loop: busybox dd falls back to the page cache at bs=512 (0 disk
 # requests per block measured; 4 KiB and up are direct), so a static tool
 # does what dd iflag/oflag=direct does: an aligned buffer, O_DIRECT,
@@ -175,16 +161,7 @@ if [ "\${benchend:-}" = reboot ]; then reboot -f; fi
 poweroff -f
 EOF
 chmod +x "$root/init"
-(cd "$root" && find . | cpio -o -H newc --quiet) >"$work/initramfs.cpio" ||
-	exit 1
-
-append="console=ttyS0 nokaslr mitigations=off nopti noxsave nofsgsbase
-clearcpuid=smap,smep,erms,fsrm,popcnt,rdpid,avx,clflushopt,ssse3,sse4_1,sse4_2,aes,pclmulqdq,sha_ni
-lpj=10384520 tsc=reliable clocksource=tsc highres=off no_timer_check
-init_on_alloc=0 acpi=off 8250.nr_uarts=1 cryptomgr.notests nowatchdog
-panic=-1 rodata=off nohz=off loglevel=4
-initcall_blacklist=ftrace_check_for_weak_functions,trace_eval_init"
-append=$(echo $append)
+guest_cpio "$root" "$work/initramfs.cpio"
 
 # run NAME COMMAND...: boots one VM on a fresh image; its log in
 # $work/NAME.log, its IDEBENCH lines kept for the table.
@@ -225,14 +202,14 @@ for cfg in $configs; do
 	ic=${cfg%%:*}
 	io=${cfg#*:}
 	run "minivmm-$ic-$io" "$minivmm" -kernel "$linux/vmlinuz" \
-		-initrd "$work/initramfs.cpio" -append "$append" \
+		-initrd "$work/initramfs.cpio" -append "$GUEST_APPEND" \
 		-machine "irqchip=$ic,ioreq=$io" -nographic -no-reboot \
 		-m "$mem" -hda "$img" -stats ${EXTRA_ARGS:-}
 done
 if [ "$qemu" != none ]; then
 	run qemu-kvm "$qemu" -accel kvm -cpu host -m "$mem" -nodefaults \
 		-display none -serial stdio -no-reboot -kernel "$linux/vmlinuz" \
-		-initrd "$work/initramfs.cpio" -append "$append benchend=reboot" \
+		-initrd "$work/initramfs.cpio" -append "$GUEST_APPEND benchend=reboot" \
 		-drive "file=$img,if=ide,format=raw"
 fi
 

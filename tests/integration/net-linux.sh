@@ -17,35 +17,21 @@
 set -u
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
+name=net-linux
+. "$src/tests/integration/guestlib.sh"
 minivmm=$(realpath "${MINIVMM:-./minivmm}")
-linux=${LINUX_DIR:-$src/images/out/linux}
 work=${WORK:-build/net-linux}
 kb=${PAYLOAD_KB:-1024}
 timeout=${TIMEOUT:-600}
 mem=${MEM:-256}
 modes=${*:-user kernel}
-ns=mvmnet$$
 tap=mvtap0
 host_ip=10.199.1.1
 guest_ip=10.199.1.2
 
-if [ ! -c /dev/kvm ] || [ ! -w /dev/kvm ]; then
-	echo "SKIP: no /dev/kvm"
-	exit 0
-fi
-if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
-	echo "SKIP: needs root and ip(8) for the network namespace"
-	exit 0
-fi
-bb=$(command -v busybox || echo /bin/busybox)
-if ! file -L "$bb" 2>/dev/null | grep -q 'statically linked' &&
-	! ldd "$bb" 2>&1 | grep -q 'not a dynamic'; then
-	echo "net-linux: need busybox-static" >&2
-	exit 1
-fi
-if [ ! -s "$linux/vmlinuz" ] || [ ! -d "$linux/pkg/lib/modules" ]; then
-	"$src/images/mklinux.sh" "$(dirname "$linux")" || exit 1
-fi
+guest_need_kvm
+guest_need_root
+guest_need_linux
 [ -x "$minivmm" ] || {
 	echo "net-linux: no minivmm binary at $minivmm" >&2
 	exit 1
@@ -53,18 +39,11 @@ fi
 mkdir -p "$work"
 work=$(realpath "$work")
 
-cleanup() {
-	ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
-	ip netns del "$ns" 2>/dev/null
-}
-trap cleanup EXIT
+trap guest_netns_del EXIT
 
 # ---- the guest's initramfs: busybox, the modules, a payload, /init ----
 root=$work/root
-rm -rf "$root"
-mkdir -p "$root"/{bin,dev,proc,sys,tmp}
-cp "$bb" "$root/bin/busybox"
-"$src/images/kmods.sh" "$linux/pkg" "$root" ne2k-pci || exit 1
+guest_root "$root" ne2k-pci
 head -c $((kb * 1024)) /dev/urandom >"$work/payload"
 cp "$work/payload" "$root/payload"
 sum=$(sha256sum "$work/payload" | cut -d' ' -f1)
@@ -127,26 +106,10 @@ say done
 poweroff -f
 EOF
 chmod +x "$root/init"
-(cd "$root" && find . | cpio -o -H newc --quiet) >"$work/initramfs.cpio" ||
-	exit 1
-
-# The parameters of tests/linux/check-linux.sh (what this host needs and
-# what a VM can skip), without the ones about the boot's own checks.
-append="console=ttyS0 nokaslr mitigations=off nopti noxsave nofsgsbase
-clearcpuid=smap,smep,erms,fsrm,popcnt,rdpid,avx,clflushopt,ssse3,sse4_1,sse4_2,aes,pclmulqdq,sha_ni
-lpj=10384520 tsc=reliable clocksource=tsc highres=off no_timer_check
-init_on_alloc=0 acpi=off 8250.nr_uarts=1 cryptomgr.notests nowatchdog
-panic=-1 rodata=off nohz=off loglevel=4
-initcall_blacklist=ftrace_check_for_weak_functions,trace_eval_init"
-append=$(echo $append)
+guest_cpio "$root" "$work/initramfs.cpio"
 
 # ---- the peer: a namespace with the tap ----
-ip netns add "$ns" || exit 1
-nsx() { ip netns exec "$ns" "$@"; }
-nsx ip link set lo up
-nsx ip tuntap add dev "$tap" mode tap || exit 1
-nsx ip addr add "$host_ip/24" dev "$tap"
-nsx ip link set "$tap" up
+guest_netns "mvmnet$$" "$tap" "$host_ip/24"
 
 # Serves the guest: TCP sinks/sources, and a ping once the guest answers.
 peer() {
@@ -177,7 +140,7 @@ for mode in $modes; do
 	peer_pid=$!
 	t0=$SECONDS
 	nsx timeout "$timeout" "$minivmm" -kernel "$linux/vmlinuz" \
-		-initrd "$work/initramfs.cpio" -append "$append" -m "$mem" \
+		-initrd "$work/initramfs.cpio" -append "$GUEST_APPEND" -m "$mem" \
 		-machine "irqchip=$mode,ioreq=${IOREQ:-dm}" -nographic \
 		-no-reboot -stats -net nic,model=ne2k_pci -net dump,file="$log.pcap" \
 		-net tap,ifname="$tap",script=no,downscript=no \

@@ -28,19 +28,33 @@ kernel_pkg() {
 	apt-cache depends linux-image-amd64 2>/dev/null |
 		sed -n 's/^ *Depends: \(linux-image-[^ ]*-amd64\)$/\1/p' | head -n 1
 }
-deb=$(ls "$cache"/linux-image-*-amd64_*.deb 2>/dev/null | tail -n 1 || true)
-if [ -z "$deb" ]; then
-	pkg=$(kernel_pkg)
-	if [ -z "$pkg" ]; then
-		sudo=
-		[ "$(id -u)" = 0 ] || sudo=sudo
-		$sudo apt-get update -q >&2 || true
-		pkg=$(kernel_pkg)
+if [ -n "${KVMHOST_KERNEL:-}" ]; then
+	# A chosen kernel package (e.g. linux-image-6.12.100+deb12-amd64).
+	# Its own cache directory: images/mkiso.sh takes the newest package
+	# in images/out/cache.
+	pkg=$KVMHOST_KERNEL
+	mkdir -p "$cache/kvmhost"
+	deb=$(ls "$cache/kvmhost/${pkg}"_*.deb 2>/dev/null | tail -n 1 || true)
+	if [ -z "$deb" ]; then
+		echo "mkvm: apt-get download $pkg" >&2
+		(cd "$cache/kvmhost" && apt-get download -q "$pkg" >&2) || die "apt-get download $pkg failed"
+		deb=$(ls "$cache/kvmhost/${pkg}"_*.deb | tail -n 1)
 	fi
-	[ -n "$pkg" ] || die "cannot resolve linux-image-amd64 (apt-get update?)"
-	echo "mkvm: apt-get download $pkg" >&2
-	(cd "$cache" && apt-get download -q "$pkg" >&2) || die "apt-get download $pkg failed"
-	deb=$(ls "$cache"/linux-image-*-amd64_*.deb | tail -n 1)
+else
+	deb=$(ls "$cache"/linux-image-*-amd64_*.deb 2>/dev/null | tail -n 1 || true)
+	if [ -z "$deb" ]; then
+		pkg=$(kernel_pkg)
+		if [ -z "$pkg" ]; then
+			sudo=
+			[ "$(id -u)" = 0 ] || sudo=sudo
+			$sudo apt-get update -q >&2 || true
+			pkg=$(kernel_pkg)
+		fi
+		[ -n "$pkg" ] || die "cannot resolve linux-image-amd64 (apt-get update?)"
+		echo "mkvm: apt-get download $pkg" >&2
+		(cd "$cache" && apt-get download -q "$pkg" >&2) || die "apt-get download $pkg failed"
+		deb=$(ls "$cache"/linux-image-*-amd64_*.deb | tail -n 1)
+	fi
 fi
 
 if [ -s "$out/vmlinuz" ] && [ -s "$out/initramfs.gz" ] &&
