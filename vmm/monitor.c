@@ -651,10 +651,10 @@ static void mb_quit(void *opaque)
 	request_exit(mach(opaque), VM_QUIT);
 }
 
-/* Guest RAM as the devices see it (gm_read refuses anything that is not
- * RAM), in chunks that do not cross a page and so never a region border.
- * The vCPU keeps running, as with QEMU: a dump of memory the guest is
- * changing may mix old and new bytes. */
+/* Guest RAM as the devices see it (gm_ptr refuses anything that is not
+ * RAM), written straight from guest memory a page at a time, so that no
+ * piece crosses a region border. The vCPU keeps running, as with QEMU: a
+ * dump of memory the guest is changing may mix old and new bytes. */
 static int mb_pmemsave(void *opaque, uint64_t addr, uint64_t size,
 		       const char *file, char *err, size_t len)
 {
@@ -665,49 +665,34 @@ static int mb_pmemsave(void *opaque, uint64_t addr, uint64_t size,
 			 strerror(errno));
 		return -1;
 	}
-	enum { CHUNK = 65536 };
-	uint8_t *buf = malloc(CHUNK);
-	if (!buf) {
-		close(fd);
-		snprintf(err, len, "out of memory");
-		return -1;
-	}
 	uint64_t a = addr, end = addr + size;
 	int rc = 0;
 	while (a < end && rc == 0) {
 		uint64_t n = 4096 - (a & 4095);
-		uint64_t fill = 0;
-		while (a < end && fill + n <= CHUNK) {
-			if (n > end - a)
-				n = end - a;
-			if (gm_read(&vm->gm, a, buf + fill, n) < 0) {
-				snprintf(err, len,
-					 "0x%llx is not guest RAM (dumped "
-					 "%llu of %llu bytes)",
-					 (unsigned long long)a,
-					 (unsigned long long)(a - addr),
-					 (unsigned long long)size);
-				rc = -1;
-				break;
-			}
-			fill += n;
-			a += n;
-			n = 4096;
+		if (n > end - a)
+			n = end - a;
+		const uint8_t *p = gm_ptr(&vm->gm, a, n, false);
+		if (!p) {
+			snprintf(err, len,
+				 "0x%llx is not guest RAM (dumped %llu of %llu "
+				 "bytes)",
+				 (unsigned long long)a,
+				 (unsigned long long)(a - addr),
+				 (unsigned long long)size);
+			rc = -1;
+			break;
 		}
-		for (uint64_t o = 0; o < fill && rc == 0;) {
-			ssize_t w = write(fd, buf + o, fill - o);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				snprintf(err, len, "cannot write '%s': %s",
-					 file, strerror(w < 0 ? errno : EIO));
-				rc = -1;
-			} else {
-				o += (uint64_t)w;
-			}
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			snprintf(err, len, "cannot write '%s': %s", file,
+				 strerror(w < 0 ? errno : EIO));
+			rc = -1;
+		} else {
+			a += (uint64_t)w;
 		}
 	}
-	free(buf);
 	if (close(fd) < 0 && rc == 0) {
 		snprintf(err, len, "cannot write '%s': %s", file,
 			 strerror(errno));

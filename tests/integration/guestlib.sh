@@ -49,6 +49,40 @@ guest_root() {
 	"$src/images/kmods.sh" "$linux/pkg" "$dir" "$@" || exit 1
 }
 
+# guest_payload DIR KB: KB KiB of random bytes in $work/payload and
+# DIR/payload; sets sum (their SHA-256).
+guest_payload() {
+	head -c $(($2 * 1024)) /dev/urandom >"$work/payload" || exit 1
+	cp "$work/payload" "$1/payload" || exit 1
+	sum=$(sha256sum "$work/payload" | cut -d' ' -f1)
+}
+
+# guest_net_init TAG ADDR/LEN: the start of a network test's /init on
+# stdout: busybox's applets, /proc, /sys, /dev, the modules of load.list,
+# eth0 up at ADDR; say() prints a line that starts with TAG, up() the
+# uptime in seconds. The caller appends the rest.
+guest_net_init() {
+	cat <<EOF
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+say() { echo "$1 \$*"; }
+up() { cut -d' ' -f1 /proc/uptime; }
+for m in \$(cat /lib/modules/load.list); do
+	insmod /lib/modules/\$m || say "FAIL insmod \$m"
+done
+i=0
+while [ ! -e /sys/class/net/eth0 ] && [ \$i -lt 50 ]; do
+	sleep 0.2
+	i=\$((i + 1))
+done
+ip link set eth0 up
+ip addr add $2 dev eth0
+EOF
+}
+
 # guest_cpio DIR OUT: the tree as a newc cpio archive.
 guest_cpio() {
 	(cd "$1" && find . | cpio -o -H newc --quiet) >"$2" || exit 1

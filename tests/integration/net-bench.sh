@@ -56,27 +56,10 @@ mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 # ---- the guest ----
 root=$work/root
 guest_root "$root" ne2k-pci
-head -c $((kb * 1024)) /dev/urandom >"$work/payload"
-cp "$work/payload" "$root/payload"
-sum=$(sha256sum "$work/payload" | cut -d' ' -f1)
-cat >"$root/init" <<EOF
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-say() { echo "NETBENCH \$*"; }
-up() { cut -d' ' -f1 /proc/uptime; }
-for m in \$(cat /lib/modules/load.list); do
-	insmod /lib/modules/\$m || say "FAIL insmod \$m"
-done
-i=0
-while [ ! -e /sys/class/net/eth0 ] && [ \$i -lt 50 ]; do
-	sleep 0.2
-	i=\$((i + 1))
-done
-ip link set eth0 up
-ip addr add $guest_ip/24 dev eth0
+guest_payload "$root" "$kb"
+{
+	guest_net_init "NETBENCH" "$guest_ip/24"
+	cat <<EOF
 # Wait for the peer (ARP and its listeners), at most 60 tries.
 i=0
 until nc $host_ip 5004 </dev/null >/dev/null 2>&1; do
@@ -100,6 +83,7 @@ if [ "\$(sha256sum /tmp/dl | cut -d' ' -f1)" = $sum ]; then say "rx sum ok"; els
 say END
 reboot -f
 EOF
+} >"$root/init"
 chmod +x "$root/init"
 guest_cpio "$root" "$work/initramfs.cpio"
 

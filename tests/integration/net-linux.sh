@@ -44,27 +44,10 @@ trap guest_netns_del EXIT
 # ---- the guest's initramfs: busybox, the modules, a payload, /init ----
 root=$work/root
 guest_root "$root" ne2k-pci
-head -c $((kb * 1024)) /dev/urandom >"$work/payload"
-cp "$work/payload" "$root/payload"
-sum=$(sha256sum "$work/payload" | cut -d' ' -f1)
-cat >"$root/init" <<EOF
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-say() { echo "NET: \$*"; }
-up() { cut -d' ' -f1 /proc/uptime; }
-for m in \$(cat /lib/modules/load.list); do
-	insmod /lib/modules/\$m || say "FAIL insmod \$m"
-done
-i=0
-while [ ! -e /sys/class/net/eth0 ] && [ \$i -lt 50 ]; do
-	sleep 0.2
-	i=\$((i + 1))
-done
-ip link set eth0 up
-ip addr add $guest_ip/24 dev eth0
+guest_payload "$root" "$kb"
+{
+	guest_net_init "NET:" "$guest_ip/24"
+	cat <<EOF
 say "eth0 \$(cat /sys/class/net/eth0/address) irq \$(cat /sys/class/net/eth0/device/irq 2>/dev/null)"
 diag() {
 	grep -E 'eth0|ne2k' /proc/interrupts | sed 's/^/NET: diag: /'
@@ -105,6 +88,7 @@ diag
 say done
 poweroff -f
 EOF
+} >"$root/init"
 chmod +x "$root/init"
 guest_cpio "$root" "$work/initramfs.cpio"
 
