@@ -33,6 +33,24 @@ static inline void irq_pulse(const struct irq_chip *c, int line)
 	irq_set(c, line, 0);
 }
 
+/*
+ * A message-signalled interrupt: the device writes data to addr (PCI MSI /
+ * MSI-X). The vmm delivers it (KVM_SIGNAL_MSI with the in-kernel irqchip);
+ * unit tests record it. A NULL send means nothing can take MSIs, and
+ * devices then do not offer the capability.
+ */
+struct msi_sink {
+	void (*send)(void *opaque, uint64_t addr, uint32_t data);
+	void *opaque;
+};
+
+static inline void msi_send(const struct msi_sink *m, uint64_t addr,
+			    uint32_t data)
+{
+	if (m && m->send)
+		m->send(m->opaque, addr, data);
+}
+
 /* A one-bit output: reset request, A20 gate, "INTR changed" towards the CPU. */
 struct signal {
 	void (*fn)(void *opaque, int value);
