@@ -455,13 +455,14 @@ bool virtq_should_notify(struct virtq *vq)
 	/* used->idx must be visible before the driver's flag is read, or
 	 * the driver may sleep on an interrupt we decide not to send. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (vq->vd->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) {
-		uint16_t old = vq->signalled_used, now = vq->used_idx;
-		vq->signalled_used = now;
+	uint16_t old = vq->signalled_used, now = vq->used_idx;
+	vq->signalled_used = now;
+	if (now == old)
+		return false; /* nothing new to tell */
+	if (vq->vd->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX))
 		/* used_event in [old, now): the driver asked for this one */
 		return (uint16_t)(now - used_event(vq) - 1) <
 		       (uint16_t)(now - old);
-	}
 	return !(avail_flags(vq) & VIRTQ_AVAIL_F_NO_INTERRUPT);
 }
 

@@ -239,7 +239,7 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *e);
 /* Gives chain head back with len bytes written into it (used ring). */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
 /* Should the driver get an interrupt for what was pushed since the last
- * one? Updates the "last signalled" mark. */
+ * one (never when nothing was)? Updates the "last signalled" mark. */
 bool virtq_should_notify(struct virtq *vq);
 /* virtq_should_notify() and, if so, the interrupt. */
 void virtq_notify(struct virtq *vq);
