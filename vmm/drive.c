@@ -66,10 +66,21 @@ static int drive_key(struct drive_opts *d, int *index, const char *k,
 	if (!strcmp(k, "file")) {
 		d->blk.path = v;
 	} else if (!strcmp(k, "if")) {
-		if (strcmp(v, "ide"))
+		if (!strcmp(v, "ide"))
+			d->iface = DRIVE_IF_IDE;
+		else if (!strcmp(v, "virtio"))
+			d->iface = DRIVE_IF_VIRTIO;
+		else if (!strcmp(v, "none"))
+			d->iface = DRIVE_IF_NONE;
+		else
 			return set_err(err, errlen,
-				       "-drive if=%s is not supported (ide)",
+				       "-drive if=%s is not supported (ide, "
+				       "virtio, none)",
 				       v);
+	} else if (!strcmp(k, "id")) {
+		if (!*v || strlen(v) >= DRIVE_ID_LEN)
+			return set_err(err, errlen, "bad -drive id=%s", v);
+		strcpy(d->id, v);
 	} else if (!strcmp(k, "index")) {
 		char *end;
 		long n = strtol(v, &end, 10);
@@ -106,6 +117,65 @@ static int drive_key(struct drive_opts *d, int *index, const char *k,
 	return 0;
 }
 
+static bool id_taken(const struct drive_config *dc, const char *id)
+{
+	if (!*id)
+		return false;
+	for (int i = 0; i < IDE_SLOTS; i++)
+		if (dc->ide[i].used && !strcmp(dc->ide[i].id, id))
+			return true;
+	for (unsigned i = 0; i < dc->nother; i++)
+		if (!strcmp(dc->other[i].id, id))
+			return true;
+	return false;
+}
+
+static struct vblk_config *new_vblk(struct drive_config *dc, char *err,
+				    size_t errlen)
+{
+	if (dc->nvblk >= DRIVE_MAX_VBLK) {
+		set_err(err, errlen, "at most %s virtio-blk devices", "8");
+		return NULL;
+	}
+	struct vblk_config *v = &dc->vblk[dc->nvblk++];
+	memset(v, 0, sizeof(*v));
+	v->drive = -1;
+	return v;
+}
+
+/* if=virtio (a device of its own) and if=none (a backend for -device). */
+static int add_other(struct drive_config *dc, int index,
+		     const struct drive_opts *d, char *err, size_t errlen)
+{
+	const char *name = d->iface == DRIVE_IF_VIRTIO ? "virtio" : "none";
+	if (index >= 0)
+		return set_err(err, errlen,
+			       "-drive if=%s: index= is for if=ide only", name);
+	if (d->cdrom)
+		return set_err(err, errlen,
+			       "-drive if=%s: media=cdrom needs if=ide", name);
+	if (!d->blk.path || !*d->blk.path)
+		return set_err(err, errlen, "-drive if=%s needs file=", name);
+	if (d->iface == DRIVE_IF_NONE && !d->id[0])
+		return set_err(err, errlen,
+			       "-drive if=%s needs id= (for -device "
+			       "virtio-blk-pci,drive=ID)",
+			       name);
+	if (dc->nother >= DRIVE_MAX_OTHER)
+		return set_err(err, errlen, "at most %s -drive if=virtio/none",
+			       "8");
+	unsigned i = dc->nother++;
+	dc->other[i] = *d;
+	dc->other[i].used = true;
+	if (d->iface == DRIVE_IF_VIRTIO) {
+		struct vblk_config *v = new_vblk(dc, err, errlen);
+		if (!v)
+			return -1;
+		v->drive = i;
+	}
+	return 0;
+}
+
 int drive_parse(struct drive_config *dc, const char *spec, char *err,
 		size_t errlen)
 {
@@ -122,6 +192,11 @@ int drive_parse(struct drive_config *dc, const char *spec, char *err,
 		if (drive_key(&d, &index, t, eq + 1, err, errlen))
 			return -1;
 	}
+	if (id_taken(dc, d.id))
+		return set_err(err, errlen, "-drive id=%s is given twice",
+			       d.id);
+	if (d.iface != DRIVE_IF_IDE)
+		return add_other(dc, index, &d, err, errlen);
 	if (!d.blk.path) {
 		if (!d.cdrom)
 			return set_err(err, errlen, "%s",
@@ -134,6 +209,86 @@ int drive_parse(struct drive_config *dc, const char *spec, char *err,
 		     index++)
 			;
 	return add(dc, index, &d, err, errlen);
+}
+
+/* -device virtio-blk-pci,drive=ID[,serial=S][,id=X] */
+int drive_device_parse(struct drive_config *dc, const char *arg, char *err,
+		       size_t errlen)
+{
+	size_t n = strcspn(arg, ",");
+	if (!(n == 14 && !strncmp(arg, "virtio-blk-pci", n)) &&
+	    !(n == 10 && !strncmp(arg, "virtio-blk", n)))
+		return 1;
+	struct vblk_config *v = new_vblk(dc, err, errlen);
+	if (!v)
+		return -1;
+	char *dup = strdup(arg + n), *save = NULL;
+	int rc = 0;
+	for (char *t = strtok_r(dup, ",", &save); t && !rc;
+	     t = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(t, '=');
+		if (!eq) {
+			rc =
+			    set_err(err, errlen,
+				    "-device virtio-blk-pci: bad item '%s'", t);
+			break;
+		}
+		*eq = 0;
+		const char *val = eq + 1;
+		if (!strcmp(t, "drive") && *val && strlen(val) < DRIVE_ID_LEN)
+			strcpy(v->drive_id, val);
+		else if (!strcmp(t, "drive"))
+			rc = set_err(err, errlen,
+				     "-device virtio-blk-pci: bad drive=%s",
+				     val);
+		else if (!strcmp(t, "serial") &&
+			 strlen(val) <= DRIVE_SERIAL_LEN)
+			strcpy(v->serial, val);
+		else if (!strcmp(t, "serial"))
+			rc = set_err(err, errlen,
+				     "-device virtio-blk-pci: serial=%s is "
+				     "longer than 20 characters",
+				     val);
+		else if (strcmp(t, "id"))
+			rc = set_err(err, errlen,
+				     "-device virtio-blk-pci: unknown option "
+				     "'%s'",
+				     t);
+	}
+	free(dup);
+	if (!rc && !v->drive_id[0])
+		rc = set_err(err, errlen, "%s",
+			     "-device virtio-blk-pci needs drive=ID");
+	return rc;
+}
+
+int drive_finish(struct drive_config *dc, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < dc->nvblk; i++) {
+		struct vblk_config *v = &dc->vblk[i];
+		if (v->drive >= 0)
+			continue;
+		unsigned k;
+		for (k = 0; k < dc->nother; k++)
+			if (!strcmp(dc->other[k].id, v->drive_id))
+				break;
+		if (k == dc->nother)
+			return set_err(err, errlen,
+				       id_taken(dc, v->drive_id)
+					   ? "drive=%s: that -drive is an IDE "
+					     "drive (use if=none)"
+					   : "drive=%s: no -drive with that id",
+				       v->drive_id);
+		struct drive_opts *d = &dc->other[k];
+		if (d->iface != DRIVE_IF_NONE || d->claimed)
+			return set_err(err, errlen,
+				       "drive=%s: that -drive is already in "
+				       "use by another device",
+				       v->drive_id);
+		d->claimed = true;
+		v->drive = k;
+	}
+	return 0;
 }
 
 int boot_parse(struct drive_config *dc, const char *spec, char *err,

@@ -233,6 +233,14 @@ void vm_irq_line(struct vm *vm, int irq, int level)
 	ioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
 }
 
+void vm_signal_msi(struct vm *vm, uint64_t addr, uint32_t data)
+{
+	struct kvm_msi m = {.address_lo = (uint32_t)addr,
+			    .address_hi = addr >> 32,
+			    .data = data};
+	ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &m);
+}
+
 void vm_request_exit(struct vm *vm, int reason, int status)
 {
 	int none = VM_RUNNING;

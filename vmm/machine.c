@@ -24,6 +24,7 @@
 #include "hw/resetctl.h"
 #include "hw/testdev.h"
 #include "hw/uart16550.h"
+#include "hw/virtio_blk.h"
 #include "vmm/backend/pcap.h"
 #include "vmm/backend/tap.h"
 #include "vmm/chardev.h"
@@ -156,6 +157,12 @@ static int open_images(struct machine *m, const struct machine_opts *o)
 			continue;
 		m->blk[i] = blk_open(&d->blk, &m->vm->dm, e, sizeof(e));
 		if (!m->blk[i])
+			return err("%s\n", e);
+	}
+	for (unsigned i = 0; i < o->drives.nother; i++) {
+		const struct drive_opts *d = &o->drives.other[i];
+		m->other_blk[i] = blk_open(&d->blk, &m->vm->dm, e, sizeof(e));
+		if (!m->other_blk[i])
 			return err("%s\n", e);
 	}
 	return 0;
@@ -458,6 +465,23 @@ static void pci_irq_defaults(struct machine *m)
 	}
 }
 
+/* The first free PCI slot from `from` on; -1 if none is. */
+static int free_slot(struct machine *m, int from)
+{
+	for (int d = from; d < 32; d++)
+		if (!m->pci->func[d * 8])
+			return d;
+	return -1;
+}
+
+/* Pin A of slot d is PIRQ (d - 1) & 3 (pci.c's swizzle): the Interrupt
+ * Line register a kernel without firmware reads. */
+static void set_intx_line(struct machine *m, struct pci_func *f, int slot)
+{
+	pci_cfg_write(f, PCI_INTERRUPT_LINE, 1, pirq_irq[(slot - 1) & 3]);
+	m->pci_intx = true;
+}
+
 static int nic_attach(struct machine *m, struct machine_nic *n, int *slot)
 {
 	struct vm *vm = m->vm;
@@ -473,9 +497,7 @@ static int nic_attach(struct machine *m, struct machine_nic *n, int *slot)
 		n->pci = ne2000_attach_pci(n->ne, m->pci, *slot);
 		if (!n->pci)
 			return err("PCI slot %d is taken\n", *slot);
-		/* Pin A of slot d is PIRQ (d - 1) & 3 (pci.c's swizzle). */
-		int irq = pirq_irq[(*slot - 1) & 3];
-		pci_cfg_write(n->pci, PCI_INTERRUPT_LINE, 1, irq);
+		set_intx_line(m, n->pci, *slot);
 		(*slot)++;
 	}
 	if (n->tap && tap_start(n->tap, &vm->dm, &cable_nic_ops, n))
@@ -486,14 +508,45 @@ static int nic_attach(struct machine *m, struct machine_nic *n, int *slot)
 static int net_devices(struct machine *m)
 {
 	int slot = MACHINE_NIC_SLOT;
-	bool pci = false;
-	for (unsigned i = 0; i < m->nnics; i++) {
+	for (unsigned i = 0; i < m->nnics; i++)
 		if (nic_attach(m, &m->nic[i], &slot))
 			return -1;
-		pci |= m->nic[i].pci != NULL;
+	return 0;
+}
+
+/* --- virtio ---------------------------------------------------------- */
+
+static void vm_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+	vm_signal_msi(opaque, addr, data);
+}
+
+/* virtio-blk-pci functions, in command-line order, in the free PCI slots
+ * after the NICs. MSI-X only with the in-kernel irqchip: without it the
+ * guest has no local APIC to take MSIs. */
+static int virtio_devices(struct machine *m, const struct machine_opts *o)
+{
+	struct vm *vm = m->vm;
+	struct virtio_pci_wiring w = {0};
+	if (vm->cfg.kernel_irqchip)
+		w.msi = (struct msi_sink){vm_msi, vm};
+	for (unsigned i = 0; i < o->drives.nvblk; i++) {
+		const struct vblk_config *c = &o->drives.vblk[i];
+		int slot = free_slot(m, MACHINE_NIC_SLOT);
+		if (slot < 0)
+			return err("no free PCI slot for virtio-blk\n");
+		m->vblk[i] =
+		    virtio_blk_new(m->other_blk[c->drive], &vm->gm, c->serial);
+		if (!m->vblk[i])
+			return err("cannot create virtio-blk %u\n", i);
+		m->nvblk = i + 1;
+		struct pci_func *f =
+		    virtio_blk_attach_pci(m->vblk[i], m->pci, slot, &w);
+		if (!f)
+			return err("PCI slot %d is taken\n", slot);
+		m->vblk_slot[i] = slot;
+		set_intx_line(m, f, slot);
 	}
-	if (pci)
-		pci_irq_defaults(m);
 	return 0;
 }
 
@@ -507,9 +560,31 @@ static void net_fini(struct machine *m)
 	m->netdump = NULL;
 }
 
+static void vblk_stats_print(struct machine *m, FILE *f)
+{
+	for (unsigned i = 0; i < m->nvblk; i++) {
+		const struct virtio_blk_stats *s = virtio_blk_stats(m->vblk[i]);
+		const struct virtio_dev *vd = virtio_blk_dev(m->vblk[i]);
+		fprintf(f,
+			"  virtio-blk 00:%02x.0: %llu reads (%llu bytes), %llu "
+			"writes (%llu bytes), %llu flushes, %llu I/O errors, "
+			"%llu unsupported; %llu kicks, %llu interrupts\n",
+			m->vblk_slot[i], (unsigned long long)s->reads,
+			(unsigned long long)s->read_bytes,
+			(unsigned long long)s->writes,
+			(unsigned long long)s->write_bytes,
+			(unsigned long long)s->flushes,
+			(unsigned long long)s->ioerrs,
+			(unsigned long long)s->unsupported,
+			(unsigned long long)vd->kicks,
+			(unsigned long long)vd->interrupts);
+	}
+}
+
 void machine_stats_print(struct machine *m, FILE *f)
 {
 	dm_lock(&m->vm->dm);
+	vblk_stats_print(m, f);
 	for (unsigned i = 0; i < m->nnics; i++) {
 		const struct machine_nic *n = &m->nic[i];
 		if (!n->ne)
@@ -569,8 +644,10 @@ int machine_prepare(struct machine *m, struct vm *vm,
 int machine_init(struct machine *m, const struct machine_opts *o)
 {
 	if (platform_devices(m, o) || pci_devices(m) || ide_devices(m, o) ||
-	    net_devices(m))
+	    net_devices(m) || virtio_devices(m, o))
 		return -1;
+	if (m->pci_intx)
+		pci_irq_defaults(m);
 	return 0;
 }
 
@@ -582,6 +659,17 @@ void machine_fini(struct machine *m)
 	m->ide = NULL;
 	net_fini(m);
 	free_user_fw_cfg(m);
+	/* Their in-flight requests complete before the images close. */
+	for (unsigned i = 0; i < m->nvblk; i++) {
+		virtio_blk_free(m->vblk[i]);
+		m->vblk[i] = NULL;
+	}
+	m->nvblk = 0;
+	for (unsigned i = 0; i < DRIVE_MAX_OTHER; i++) {
+		if (m->other_blk[i])
+			blk_close(m->other_blk[i]);
+		m->other_blk[i] = NULL;
+	}
 	for (int i = 0; i < IDE_SLOTS; i++) {
 		if (m->atapi[i])
 			atapi_free(m->atapi[i]);

@@ -20,6 +20,7 @@ struct vm;
 struct chardev;
 struct monitor;
 struct ne2000;
+struct virtio_blk;
 struct tap;
 struct pcap_dump;
 struct pci_func;
@@ -85,6 +86,11 @@ struct machine {
 	struct piix_ide ide_fn;
 	struct blk *blk[IDE_SLOTS];
 	struct atapi *atapi[IDE_SLOTS];
+	struct blk *other_blk[DRIVE_MAX_OTHER]; /* if=virtio / if=none */
+	struct virtio_blk *vblk[DRIVE_MAX_VBLK];
+	int vblk_slot[DRIVE_MAX_VBLK];
+	unsigned nvblk;
+	bool pci_intx; /* a PCI function with INTx: route the PIRQs */
 	struct machine_nic nic[NETCFG_MAX_NICS];
 	unsigned nnics;
 	struct pcap_dump *netdump; /* -net dump */
@@ -103,7 +109,8 @@ int machine_prepare(struct machine *m, struct vm *vm,
 /* After vm_create(): the devices, wired to what machine_prepare() opened. */
 int machine_init(struct machine *m, const struct machine_opts *o);
 void machine_fini(struct machine *m);
-/* -stats lines of the machine's devices (NICs); before machine_fini(). */
+/* -stats lines of the machine's devices (NICs, virtio-blk); before
+ * machine_fini(). */
 void machine_stats_print(struct machine *m, FILE *f);
 
 #endif

@@ -48,6 +48,9 @@ static void usage(FILE *f)
 	    "  -cdrom FILE           ISO image on the secondary master\n"
 	    "  -drive file=F,if=ide,index=N,media=disk|cdrom,format=raw,\n"
 	    "         readonly=on|off,cache=writeback|writethrough|none\n"
+	    "  -drive file=F,if=virtio[,...]  a virtio-blk-pci disk\n"
+	    "  -drive file=F,if=none,id=ID -device virtio-blk-pci,drive=ID"
+	    "[,serial=S]\n"
 	    "  -boot c|d|order=dc    boot order for the firmware (CMOS)\n"
 	    "  -fw_cfg [name=]NAME,file=PATH|string=STR  a file for the "
 	    "firmware\n"
@@ -282,6 +285,11 @@ static int parse_with_arg(struct options *op, const char *o, const char *a)
 			return fail("%s", err);
 		if (rc == 0)
 			return 0;
+		rc = drive_device_parse(&mo->drives, a, err, sizeof(err));
+		if (rc < 0)
+			return fail("%s", err);
+		if (rc == 0)
+			return 0;
 		if (strcmp(a, "testdev"))
 			return fail("unknown device '%s'", a);
 		mo->testdev = true;
@@ -367,6 +375,8 @@ static int check_options(struct options *op)
 	const struct vm_config *cfg = &op->cfg;
 	char err[256];
 	if (netcfg_finish(&op->mo.net, err, sizeof(err)))
+		return fail("%s", err);
+	if (drive_finish(&op->mo.drives, err, sizeof(err)))
 		return fail("%s", err);
 	if (!op->kernel && (op->initrd || op->append))
 		return fail("%s", "-initrd and -append need -kernel");

@@ -104,6 +104,8 @@ int vm_run(struct vm *vm, const sigset_t *exit_signals);
 void vm_request_exit(struct vm *vm, int reason, int status);
 void vm_kick(struct vm *vm); /* an interrupt may be pending */
 void vm_irq_line(struct vm *vm, int irq, int level); /* kernel irqchip */
+/* A PCI MSI/MSI-X message to the in-kernel local APICs (kernel irqchip). */
+void vm_signal_msi(struct vm *vm, uint64_t addr, uint32_t data);
 
 /* vcpu.c */
 void *vcpu_thread(void *opaque);

@@ -78,6 +78,36 @@ expect drive-key-bad "unknown -drive option" $B -drive file=$T/disk.img,speed=fa
 expect drive-index-bad "bad -drive index" $B -drive file=$T/disk.img,index=9
 expect drive-twice "given twice" $B -hdc "$T/disk.img" -cdrom "$T/disk.img"
 expect disk-missing "could not open disk image" $B -hda "$T/nonexistent.img"
+# virtio-blk: -drive if=virtio, and if=none + -device virtio-blk-pci.
+D="file=$T/disk.img"
+expect virtio-missing "could not open disk image .*nonexistent" $B \
+	-drive file="$T/nonexistent.img",if=virtio
+expect virtio-odd-size "512" $B -drive file="$T/odd.img",if=virtio
+expect virtio-cdrom "media=cdrom needs if=ide" $B -drive $D,if=virtio,media=cdrom
+expect virtio-index "index= is for if=ide only" $B -drive $D,if=virtio,index=1
+expect virtio-no-file "if=virtio needs file=" $B -drive if=virtio
+expect drive-none-no-id "if=none needs id=" $B -drive $D,if=none
+expect drive-id-twice "id=d0 is given twice" $B -drive $D,if=none,id=d0 \
+	-drive file="$T/odd.img",if=none,id=d0
+expect drive-id-bad "bad -drive id=" $B -drive $D,if=none,id=
+expect vblk-no-drive "needs drive=ID" $B -device virtio-blk-pci
+expect vblk-unknown-drive "drive=nope: no -drive with that id" $B \
+	-device virtio-blk-pci,drive=nope
+expect vblk-drive-twice "drive=d0: that -drive is already in use" $B \
+	-drive $D,if=none,id=d0 -device virtio-blk-pci,drive=d0 \
+	-device virtio-blk,drive=d0
+expect vblk-ide-drive "drive=d0: that -drive is an IDE drive" $B \
+	-drive $D,id=d0 -device virtio-blk-pci,drive=d0
+expect vblk-virtio-drive "drive=v0: that -drive is already in use" $B \
+	-drive $D,if=virtio,id=v0 -device virtio-blk-pci,drive=v0
+expect vblk-bad-option "unknown option 'bus'" $B -drive $D,if=none,id=d0 \
+	-device virtio-blk-pci,drive=d0,bus=pci.0
+expect vblk-serial-long "serial=.* longer than 20 characters" $B \
+	-drive $D,if=none,id=d0 \
+	-device virtio-blk-pci,drive=d0,serial=123456789012345678901
+expect vblk-file-missing "could not open disk image .*nonexistent" $B \
+	-drive file="$T/nonexistent.img",if=none,id=d0 \
+	-device virtio-blk-pci,drive=d0
 expect disk-odd-size "512" $B -hda "$T/odd.img"
 expect boot-bad "bad boot order" $B -boot xyz
 expect serial-bad "serial" $B -serial telnet:1234
@@ -171,6 +201,14 @@ if [ ! -e /dev/kvm ]; then
 	expect kvm-missing-kernel "cannot open /dev/kvm: No such file" \
 		-kernel "$T/bzImage" -initrd "$T/disk.img" -append quiet -m 16 \
 		-nographic -no-reboot
+	# Good virtio-blk options get as far as KVM (fresh images: the
+	# locker above may still hold disk.img).
+	cp "$T/odd.img" "$T/v1.img" && truncate -s 1M "$T/v1.img"
+	cp "$T/v1.img" "$T/v2.img"
+	expect kvm-missing-virtio "cannot open /dev/kvm: No such file" $B \
+		-drive file="$T/v1.img",if=virtio,readonly=on,format=raw \
+		-drive file="$T/v2.img",if=none,id=d1,cache=writethrough \
+		-device virtio-blk-pci,drive=d1,serial=MV-0001,id=vd1
 	# Good -fw_cfg items get as far as KVM.
 	expect kvm-missing-fw-cfg "cannot open /dev/kvm: No such file" $B \
 		-fw_cfg opt/x,string=a,,b -fw_cfg name=opt/y,file="$T/disk.img"
