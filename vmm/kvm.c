@@ -241,6 +241,16 @@ void vm_signal_msi(struct vm *vm, uint64_t addr, uint32_t data)
 	ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &m);
 }
 
+int vm_ioeventfd(struct vm *vm, uint64_t gpa, unsigned len, int fd, bool assign)
+{
+	struct kvm_ioeventfd io = {
+	    .addr = gpa,
+	    .len = len,
+	    .fd = fd,
+	    .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN};
+	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
 void vm_request_exit(struct vm *vm, int reason, int status)
 {
 	int none = VM_RUNNING;

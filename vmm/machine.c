@@ -521,6 +521,28 @@ static void vm_msi(void *opaque, uint64_t addr, uint32_t data)
 	vm_signal_msi(opaque, addr, data);
 }
 
+static int kvm_ioeventfd(void *opaque, uint64_t gpa, unsigned len, int fd,
+			 bool assign)
+{
+	return vm_ioeventfd(opaque, gpa, len, fd, assign);
+}
+
+/* -machine ioeventfd=on: the queue's kicks come through an eventfd that
+ * KVM signals (vmm/ioeventfd.h); the wiring keeps its registration at
+ * the notify register's address. */
+static int vblk_ioeventfd(struct machine *m, unsigned i,
+			  struct virtio_pci_wiring *w)
+{
+	struct vm *vm = m->vm;
+	struct ioeventfd_ops ops = {kvm_ioeventfd, vm};
+	struct vq_ioeventfd *e = m->vblk_ioev[i];
+	if (vq_ioeventfd_init(e, &vm->dm, virtio_blk_dev(m->vblk[i]), 0, &ops))
+		return err("virtio-blk %u: cannot set up its ioeventfd\n", i);
+	w->notify_moved = vq_ioeventfd_notify_moved;
+	w->opaque = e;
+	return 0;
+}
+
 /* virtio-blk-pci functions, in command-line order, in the free PCI slots
  * after the NICs. MSI-X only with the in-kernel irqchip: without it the
  * guest has no local APIC to take MSIs. */
@@ -540,6 +562,8 @@ static int virtio_devices(struct machine *m, const struct machine_opts *o)
 		if (!m->vblk[i])
 			return err("cannot create virtio-blk %u\n", i);
 		m->nvblk = i + 1;
+		if (vm->cfg.ioeventfd && vblk_ioeventfd(m, i, &w))
+			return -1;
 		struct pci_func *f =
 		    virtio_blk_attach_pci(m->vblk[i], m->pci, slot, &w);
 		if (!f)
@@ -661,6 +685,8 @@ void machine_fini(struct machine *m)
 	free_user_fw_cfg(m);
 	/* Their in-flight requests complete before the images close. */
 	for (unsigned i = 0; i < m->nvblk; i++) {
+		if (m->vm->cfg.ioeventfd)
+			vq_ioeventfd_fini(m->vblk_ioev[i]);
 		virtio_blk_free(m->vblk[i]);
 		m->vblk[i] = NULL;
 	}

@@ -14,6 +14,7 @@
 #include "hw/piix3.h"
 #include "hw/piix_ide.h"
 #include "vmm/drive.h"
+#include "vmm/ioeventfd.h"
 #include "vmm/netcfg.h"
 
 struct vm;
@@ -88,6 +89,7 @@ struct machine {
 	struct atapi *atapi[IDE_SLOTS];
 	struct blk *other_blk[DRIVE_MAX_OTHER]; /* if=virtio / if=none */
 	struct virtio_blk *vblk[DRIVE_MAX_VBLK];
+	struct vq_ioeventfd vblk_ioev[DRIVE_MAX_VBLK][1]; /* ioeventfd=on */
 	int vblk_slot[DRIVE_MAX_VBLK];
 	unsigned nvblk;
 	bool pci_intx; /* a PCI function with INTx: route the PIRQs */

@@ -25,7 +25,9 @@ static void usage(FILE *f)
 	    "  -initrd FILE          initial ramdisk for -kernel\n"
 	    "  -append STRING        kernel command line for -kernel\n"
 	    "  -cpu MODEL[,+f,-f]    CPU model: minivmm (default) or host\n"
-	    "  -machine [pc,]ioreq=dm|inline|poll|floor,irqchip=user|kernel\n"
+	    "  -machine [pc,]ioreq=dm|inline|poll|floor,irqchip=user|kernel,\n"
+	    "           ioeventfd=on|off (virtio kicks via KVM_IOEVENTFD; "
+	    "off)\n"
 	    "  -nographic            no display; serial on stdio\n"
 	    "  -display none         no display (there is no VGA yet)\n"
 	    "  -serial DEV           stdio, file:PATH, null, none\n"
@@ -130,6 +132,10 @@ static int parse_machine(const char *s, struct vm_config *cfg)
 		else if (!strcmp(t, "irqchip=kernel") ||
 			 !strcmp(t, "kernel-irqchip=on"))
 			cfg->kernel_irqchip = true;
+		else if (!strcmp(t, "ioeventfd=on"))
+			cfg->ioeventfd = true;
+		else if (!strcmp(t, "ioeventfd=off"))
+			cfg->ioeventfd = false;
 		else
 			rc = -1;
 	}

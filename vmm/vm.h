@@ -48,6 +48,7 @@ struct vm_config {
 	uint64_t ram_size;
 	const char *bios_path;
 	bool kernel_irqchip;
+	bool ioeventfd; /* virtio notifications through KVM_IOEVENTFD */
 	enum dm_mode ioreq_mode;
 	struct cpu_model cpu;
 	bool report_cpuid; /* say which CPUID bits the host overrides */
@@ -106,6 +107,10 @@ void vm_kick(struct vm *vm); /* an interrupt may be pending */
 void vm_irq_line(struct vm *vm, int irq, int level); /* kernel irqchip */
 /* A PCI MSI/MSI-X message to the in-kernel local APICs (kernel irqchip). */
 void vm_signal_msi(struct vm *vm, uint64_t addr, uint32_t data);
+/* KVM_IOEVENTFD: guest MMIO writes of len bytes at gpa signal fd instead
+ * of exiting (assign), or no longer do. 0 or a negative errno. */
+int vm_ioeventfd(struct vm *vm, uint64_t gpa, unsigned len, int fd,
+		 bool assign);
 
 /* vcpu.c */
 void *vcpu_thread(void *opaque);

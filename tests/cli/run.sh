@@ -67,6 +67,7 @@ expect mem-too-small "at least 2 MiB" $B -m 1M
 expect mem-too-large "more RAM than this host has" $B -m 64T
 expect mem-overflow "bad memory size" $B -m 99999999999999999999G
 expect machine-bad "bad -machine option" $B -machine ioreq=telepathy
+expect machine-ioeventfd-bad "bad -machine option" $B -machine ioeventfd=maybe
 expect cpu-model-bad "unknown CPU model" $B -cpu pentium9
 expect cpu-feature-bad "unknown CPU feature" $B -cpu minivmm,+warpdrive
 expect smp-bad "only 1 vCPU" $B -smp 4
@@ -208,7 +209,8 @@ if [ ! -e /dev/kvm ]; then
 	expect kvm-missing-virtio "cannot open /dev/kvm: No such file" $B \
 		-drive file="$T/v1.img",if=virtio,readonly=on,format=raw \
 		-drive file="$T/v2.img",if=none,id=d1,cache=writethrough \
-		-device virtio-blk-pci,drive=d1,serial=MV-0001,id=vd1
+		-device virtio-blk-pci,drive=d1,serial=MV-0001,id=vd1 \
+		-machine pc,ioeventfd=on
 	# Good -fw_cfg items get as far as KVM.
 	expect kvm-missing-fw-cfg "cannot open /dev/kvm: No such file" $B \
 		-fw_cfg opt/x,string=a,,b -fw_cfg name=opt/y,file="$T/disk.img"

@@ -58,7 +58,7 @@ struct rig {
 	struct machine_opts mo;
 };
 
-static void build(struct rig *r, bool kernel_irqchip)
+static void build(struct rig *r, bool kernel_irqchip, bool ioeventfd)
 {
 	char err[256] = "", spec[2][160];
 	memset(r, 0, sizeof(*r));
@@ -82,7 +82,8 @@ static void build(struct rig *r, bool kernel_irqchip)
 		     err);
 	struct vm_config cfg = {.ram_size = 16u << 20,
 				.ioreq_mode = DM_MODE_INLINE,
-				.kernel_irqchip = kernel_irqchip};
+				.kernel_irqchip = kernel_irqchip,
+				.ioeventfd = ioeventfd};
 	cr_assert_eq(vm_prepare(&r->vm, &cfg), 0);
 	r->vm.nvcpus = 1; /* what vm_create() would leave; no vCPU fd */
 	r->vm.vcpus[0].fd = -1;
@@ -178,7 +179,7 @@ Test(machine_virtio, functions_wiring_and_a_read_each)
 {
 	struct rig *r = calloc(1, sizeof(*r));
 	make_images();
-	build(r, false);
+	build(r, false, false);
 	/* Command-line order in the first free slots (no NICs: 3, 4). */
 	cr_assert_eq(r->m.nvblk, 2);
 	for (int dev = 3; dev <= 4; dev++) {
@@ -196,9 +197,18 @@ Test(machine_virtio, functions_wiring_and_a_read_each)
 	cr_assert_eq(virtio_blk_stats(r->m.vblk[1])->reads, 1);
 	teardown_rig(r);
 	/* With the in-kernel irqchip MSI-X is offered. */
-	build(r, true);
+	build(r, true, false);
 	cr_assert(has_msix(r, 3));
 	cr_assert(has_msix(r, 4));
+	teardown_rig(r);
+	/* ioeventfd=on with no KVM to take the registration: one warning,
+	 * and the kicks take the MMIO path. */
+	build(r, false, true);
+	cr_assert_geq(r->m.vblk_ioev[0][0].fd, 0);
+	cr_assert_eq(read_sector(r, 3, r->m.other_blk[0]), 'A');
+	cr_assert(r->m.vblk_ioev[0][0].warned);
+	cr_assert(!r->m.vblk_ioev[0][0].assigned);
+	cr_assert_eq(virtio_blk_stats(r->m.vblk[0])->reads, 1);
 	teardown_rig(r);
 	remove_images();
 	free(r);
