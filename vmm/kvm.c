@@ -260,6 +260,20 @@ void vm_request_exit(struct vm *vm, int reason, int status)
 	vm_kick(vm);
 }
 
+/* A reset, with its cause kept for the message when it ends minivmm
+ * (-no-reboot): the first request wins, as in vm_request_exit(). */
+void vm_request_reset(struct vm *vm, const char *why)
+{
+	int none = VM_RUNNING;
+	if (__atomic_compare_exchange_n(&vm->exit_reason, &none, VM_RESET,
+					false, __ATOMIC_SEQ_CST,
+					__ATOMIC_SEQ_CST)) {
+		vm->exit_status = 0;
+		vm->reset_why = why;
+	}
+	vm_kick(vm);
+}
+
 /* Wake halted vCPUs and push running ones out of KVM_RUN. Called with the
  * dm lock held, or from a signal handler for exits (no lock: the cond
  * broadcast is skipped there; a halted vCPU re-checks on its timed wait). */

@@ -59,10 +59,23 @@ static int pic_ack(void *opaque)
 
 /* --- reset and A20 --------------------------------------------------- */
 
-static void reset_request(void *opaque, int value)
+static void reset_by_kbd(void *opaque, int value)
 {
 	if (value)
-		vm_request_exit(opaque, VM_RESET, 0);
+		vm_request_reset(opaque,
+				 "the keyboard controller's reset line");
+}
+
+static void reset_by_port92(void *opaque, int value)
+{
+	if (value)
+		vm_request_reset(opaque, "port 0x92 (fast reset)");
+}
+
+static void reset_by_cf9(void *opaque, int value)
+{
+	if (value)
+		vm_request_reset(opaque, "the reset control register (0xcf9)");
 }
 
 /* KVM has no A20 mask; every guest that matters enables A20 and never
@@ -267,7 +280,6 @@ static int platform_devices(struct machine *m, const struct machine_opts *o)
 	struct vm *vm = m->vm;
 	struct bus *io = &vm->dm.io;
 	struct vclock *clk = vm->dm.clock;
-	struct signal reset = {reset_request, vm};
 	struct signal a20 = {a20_changed, m};
 
 	if (vm->cfg.kernel_irqchip) {
@@ -302,8 +314,8 @@ static int platform_devices(struct machine *m, const struct machine_opts *o)
 	if (m->serial)
 		chardev_set_handlers(m->serial, serial_rx, serial_quit,
 				     serial_monitor, m);
-	m->kbd = i8042_new(&m->isa_irq, reset, a20);
-	m->port92 = port92_new(reset, a20);
+	m->kbd = i8042_new(&m->isa_irq, (struct signal){reset_by_kbd, vm}, a20);
+	m->port92 = port92_new((struct signal){reset_by_port92, vm}, a20);
 	m->post = postcode_new();
 	m->e9 = debugcon_new((struct debugcon_out){stdout_bytes, m});
 	if (!m->kbd || i8042_attach(m->kbd, io) || !m->port92 ||
@@ -334,7 +346,7 @@ static int pci_devices(struct machine *m)
 	m->pci = pci_bus_new(&vm->dm.io, &vm->dm.mmio);
 	if (!m->pci || pci_bus_attach(m->pci))
 		return err("cannot create the PCI bus\n");
-	m->resetctl = resetctl_new((struct signal){reset_request, vm});
+	m->resetctl = resetctl_new((struct signal){reset_by_cf9, vm});
 	if (!m->resetctl)
 		return -1;
 	pci_bus_set_cf9(m->pci, resetctl_ops(), m->resetctl);

@@ -471,12 +471,16 @@ static int run(struct vm *vm, struct machine *m, const struct options *op,
 	if (vm->dm.trace && vm->dm.trace != stderr)
 		fclose(vm->dm.trace);
 	int status = vm->exit_status;
+	const char *why = vm->reset_why;
 	vm_destroy(vm);
 	if (reason == VM_HALTED)
 		fprintf(stderr, "minivmm: the guest halted with interrupts "
 				"disabled; exiting\n");
 	if (reason == VM_RESET && !op->mo.no_reboot)
 		return -1;
+	if (reason == VM_RESET)
+		fprintf(stderr, "minivmm: reset by %s; exiting (-no-reboot)\n",
+			why ? why : "the monitor's system_reset");
 	return reason == VM_ERROR ? (status ? status : 1) : status;
 }
 

@@ -487,14 +487,15 @@ static bool handle_exit(struct vcpu *v)
 	case KVM_EXIT_INTR:
 		return true;
 	case KVM_EXIT_SHUTDOWN: /* triple fault */
-		vm_request_exit(vm, VM_RESET, 0);
+		/* No register dump: KVM has already put the vCPU in its
+		 * reset state (SVM reinitialises the VMCB on shutdown). */
+		vm_request_reset(vm, "a triple fault");
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
-		vm_request_exit(vm,
-				run->system_event.type == KVM_SYSTEM_EVENT_RESET
-				    ? VM_RESET
-				    : VM_QUIT,
-				0);
+		if (run->system_event.type == KVM_SYSTEM_EVENT_RESET)
+			vm_request_reset(vm, "a KVM system-event reset");
+		else
+			vm_request_exit(vm, VM_QUIT, 0);
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
 		if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&

@@ -68,6 +68,7 @@ struct vm {
 	unsigned nvcpus;
 	int exit_reason; /* atomic: enum vm_exit_reason */
 	int exit_status;
+	const char *reset_why; /* VM_RESET: who asked (set with the reason) */
 	/* Userspace irqchip: the interrupt controller the vCPU acknowledges
 	 * (set by the machine; called with the dm lock held). */
 	bool (*intr_pending)(void *opaque);
@@ -103,6 +104,7 @@ int vm_run(struct vm *vm, const sigset_t *exit_signals);
 
 /* Callable from any thread (device code holds the dm lock). */
 void vm_request_exit(struct vm *vm, int reason, int status);
+void vm_request_reset(struct vm *vm, const char *why);
 void vm_kick(struct vm *vm); /* an interrupt may be pending */
 void vm_irq_line(struct vm *vm, int irq, int level); /* kernel irqchip */
 /* A PCI MSI/MSI-X message to the in-kernel local APICs (kernel irqchip). */

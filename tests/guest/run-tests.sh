@@ -231,11 +231,19 @@ n=$(grep -c '^IDEBENCH result .* 0$' <<<"$OUT")
 verdict bench-ide-smoke "bench-ide" "" "$p"
 rm -f "$DIR/bench-ide-smoke.img"
 
-# Resets: minivmm must exit 0 after the marker (-no-reboot).
+# Resets: minivmm must exit 0 after the marker (-no-reboot), naming the
+# reset's cause on stderr.
 for r in cf9 kbd triple; do
 	vm "reset-$r" "$DIR/reset-$r.bin"
 	p=
 	grep -q "^RESET $r" <<<"$OUT" || p=" no 'RESET $r' marker;"
+	case $r in
+	cf9) why="the reset control register (0xcf9)" ;;
+	kbd) why="the keyboard controller's reset line" ;;
+	triple) why="a triple fault" ;;
+	esac
+	grep -qF "minivmm: reset by $why; exiting (-no-reboot)" \
+		"$LOGS/reset-$r.err" || p+=" no 'reset by $why' on stderr;"
 	verdict "reset-$r" "" "" "$p"
 done
 

@@ -190,9 +190,10 @@ lines() { clean | grep -a '^IPXE-NET: '; }
 # The checker's line on port 0x402: "IPXE-NET-MODULE START LENGTH" (hex).
 modline() { grep -aoE 'IPXE-NET-MODULE( [0-9a-f]{8} [0-9a-f]{8}$|-BAD)' \
 	"$work/debugcon" 2>/dev/null | tail -n 1; }
-# The monitor: saves the module's bytes (pmemsave) and ends minivmm (quit).
-monitor() { # START LENGTH
-	python3 - "$sock" "$1" "$2" "$work/module" <<'PY'
+# The monitor: runs each argument as a command, prints what it said, then
+# ends minivmm (quit).
+monitor() { # COMMAND...
+	python3 - "$sock" "$@" <<'PY'
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(120)
@@ -206,9 +207,10 @@ def until_prompt():
         buf += c
     return buf.decode(errors="replace")
 until_prompt()
-s.sendall(("pmemsave 0x%s 0x%s %s\n" % tuple(sys.argv[2:5])).encode())
-out = until_prompt()
-print(out.replace("(minivmm) ", "").strip() or "pmemsave: ok")
+for cmd in sys.argv[2:]:
+    s.sendall((cmd + "\n").encode())
+    out = until_prompt()
+    print(out.replace("(minivmm) ", "").strip() or cmd.split()[0] + ": ok")
 s.sendall(b"quit\n")
 time.sleep(0.5)
 PY
@@ -226,14 +228,22 @@ while [ $SECONDS -lt $end ] && kill -0 "$vmm_pid" 2>/dev/null; do
 		t_end=$(date +%s.%N)
 	fi
 	echo "$l" | grep -q 'fetch failed' && break
+	# dnsmasq gives up on a transfer the guest stopped acknowledging:
+	# nothing more will come.
+	grep -q 'failed sending' "$work/dnsmasq.log" 2>/dev/null && break
 	mod=$(modline)
 	if [ -n "$mod" ]; then
 		[ "$mod" != IPXE-NET-MODULE-BAD ] &&
-			monitor ${mod#IPXE-NET-MODULE } >"$work/monitor.log" 2>&1
+			set -- ${mod#IPXE-NET-MODULE } &&
+			monitor "pmemsave 0x$1 0x$2 $work/module" \
+				>"$work/monitor.log" 2>&1
 		break
 	fi
 	sleep 0.2
 done
+# No module: what the vCPU was doing, for the log.
+[ -z "$mod" ] && kill -0 "$vmm_pid" 2>/dev/null &&
+	monitor "info status" "info registers" >"$work/monitor.log" 2>&1
 # minivmm ends at the monitor's quit; anything else is killed here.
 for i in $(seq 50); do
 	kill -0 "$vmm_pid" 2>/dev/null || break
@@ -296,6 +306,8 @@ if [ $fail != 0 ]; then
 	echo "$out" | tail -n 25
 	echo "--- stderr:"
 	tail -n 8 "$work/stderr"
+	[ -z "$mod" ] && [ -s "$work/monitor.log" ] &&
+		echo "--- the monitor before quit:" && cat "$work/monitor.log"
 fi
 [ $fail = 0 ] && echo "ipxe-net: all passed" || echo "ipxe-net: $fail failed"
 [ $fail = 0 ]
