@@ -9,8 +9,12 @@
 # through sr_mod and isofs (ISO boot), and ends the machine: `reboot -f`
 # (minivmm -no-reboot exits 0) or `poweroff -f` (the final halt exits 0).
 #
-# usage: linux-shell.sh [CASE...]   CASE: iso bz-user bz-kernel pvh-user pvh-kernel
-#   (default: all). Needs a working /dev/kvm (run through tests/kvmhost/run).
+# The vblk cases boot the same bzImage with the disk on virtio-blk
+# (-drive if=virtio, no IDE disk): Debian's virtio_pci and virtio_blk from
+# the initramfs drive it (INTx with irqchip=user, MSI-X with kernel).
+#
+# usage: linux-shell.sh [CASE...]   CASE: iso bz-user bz-kernel pvh-user
+#   pvh-kernel vblk-user vblk-kernel (default: all). Needs a working /dev/kvm (run through tests/kvmhost/run).
 # env: MINIVMM (./minivmm), OUT (images/out), SEABIOS (Debian's bios.bin),
 #   LINUX_SHELL_TIMEOUT (s per boot, default 600), LINUX_SHELL_ARGS (more
 #   minivmm options), KEEP=1 (keep transcripts), SHOW_CONSOLE=1 (print
@@ -44,7 +48,7 @@ else
 fi
 trap 'exit 1' INT TERM HUP
 export MINIVMM OUT BIOS WORK
-export CASES="${*:-iso bz-user bz-kernel pvh-user pvh-kernel}"
+export CASES="${*:-iso bz-user bz-kernel pvh-user pvh-kernel vblk-user vblk-kernel}"
 export TIMEOUT="${LINUX_SHELL_TIMEOUT:-600}"
 export PYTHONPATH="$top/tests/integration" PYTHONDONTWRITEBYTECODE=1
 
@@ -83,14 +87,19 @@ def shell(con, cmd, pattern, timeout=120):
 def boot(case):
     disk = os.path.join(work, case + ".img")
     md5 = make_disk(disk)
-    argv = [env["MINIVMM"], "-m", "256M", "-hda", disk, "-nographic",
-            "-no-reboot"]
     kind, _, irqchip = case.partition("-")
+    argv = [env["MINIVMM"], "-m", "256M", "-nographic", "-no-reboot"]
+    if kind == "vblk":
+        argv += ["-drive", "file=%s,if=virtio,format=raw" % disk]
+        dev, driver = "vda", "virtio_blk"
+    else:
+        argv += ["-hda", disk]
+        dev, driver = "sda", "ata_piix"
     if kind == "iso":
         argv += ["-bios", env["BIOS"], "-cdrom",
                  os.path.join(out, "demo.iso"), "-boot", "d"]
     else:
-        kernel = "vmlinuz" if kind == "bz" else "linux/vmlinux"
+        kernel = "linux/vmlinux" if kind == "pvh" else "vmlinuz"
         argv += ["-kernel", os.path.join(out, kernel), "-initrd",
                  os.path.join(out, "initrd.gz"), "-append", "console=ttyS0 quiet"]
     if irqchip:
@@ -122,23 +131,26 @@ def boot(case):
         stamp("shell prompt")
         checks.check("%s: busybox shell (%s; disks %s)" % (
             case, m.group(1).decode(), m2.group(1).decode().strip()), True)
-        m = shell(con, "grep -c ata_piix /proc/interrupts; "
-                  "cat /sys/block/sda/size",
+        irq = "ata_piix" if kind != "vblk" else "virtio"
+        m = shell(con, "grep -c %s /proc/interrupts; "
+                  "cat /sys/block/%s/size" % (irq, dev),
                   rb"\r\n(\d+)\r\n(\d+)\r\n")
-        checks.check("%s: ata_piix bound to the IDE controller, sda has "
-                      "32768 sectors" % case,
+        checks.check("%s: %s bound, %s lines in /proc/interrupts, %s has "
+                      "32768 sectors" % (case, driver, m.group(1).decode(),
+                                         dev),
                       int(m.group(1)) >= 1 and m.group(2) == b"32768",
                       m.group(0).decode().strip())
         t = time.monotonic()
-        m = shell(con, "dd if=/dev/sda bs=64k 2>/dev/null | md5sum",
+        m = shell(con, "dd if=/dev/%s bs=64k 2>/dev/null | md5sum" % dev,
                   rb"([0-9a-f]{32})  -", 600)
         stamp("16 MiB read")
-        checks.check("%s: the whole disk read back through ata_piix "
-                     "matches (%.1f s)" % (case, time.monotonic() - t),
+        checks.check("%s: the whole disk read back through %s "
+                     "matches (%.1f s)" % (case, driver,
+                                           time.monotonic() - t),
                      m.group(1).decode() == md5,
                      "guest %s, host %s" % (m.group(1).decode(), md5))
-        shell(con, "echo %s | dd of=/dev/sda bs=512 seek=%d conv=sync,fsync "
-              "2>/dev/null; echo WROTE" % (MARK.decode(), MARK_SECTOR),
+        shell(con, "echo %s | dd of=/dev/%s bs=512 seek=%d conv=sync,fsync "
+              "2>/dev/null; echo WROTE" % (MARK.decode(), dev, MARK_SECTOR),
               rb"WROTE")
         if kind == "iso":
             m = shell(con, "mount -t iso9660 -o ro /dev/sr0 /mnt && "
