@@ -22,6 +22,7 @@ struct chardev;
 struct monitor;
 struct ne2000;
 struct virtio_blk;
+struct virtio_net;
 struct tap;
 struct pcap_dump;
 struct pci_func;
@@ -33,9 +34,13 @@ struct pci_func;
 struct machine_nic {
 	struct machine *m;
 	struct nic_config cfg;
-	struct ne2000 *ne;
-	struct tap *tap;      /* NULL: no cable */
-	struct pci_func *pci; /* NULL for the ISA face */
+	struct ne2000 *ne; /* one of these two */
+	struct virtio_net *vn;
+	struct vq_ioeventfd ioev[2]; /* virtio-net, ioeventfd=on */
+	bool vnet_hdr;		     /* frames with the TAP carry it */
+	struct tap *tap;	     /* NULL: no cable */
+	struct pci_func *pci;	     /* NULL for the ISA face */
+	int slot;
 };
 
 /* At most this many -fw_cfg items. */

@@ -15,7 +15,9 @@
 #include "hw/pci.h"
 #include "hw/piix3.h"
 #include "hw/virtio_blk.h"
+#include "hw/virtio_net.h"
 #include "ioreq/bytes.h"
+#include "vmm/backend/tap.h"
 #include "vmm/machine.h"
 #include "vmm/vm.h"
 
@@ -210,6 +212,90 @@ Test(machine_virtio, functions_wiring_and_a_read_each)
 	cr_assert(!r->m.vblk_ioev[0][0].assigned);
 	cr_assert_eq(virtio_blk_stats(r->m.vblk[0])->reads, 1);
 	teardown_rig(r);
+	remove_images();
+	free(r);
+}
+
+/* virtio-net in the machine: -net nic,model=virtio (no cable) and -nic
+ * tap,model=virtio-net-pci on a real TAP where this test may create one.
+ * NICs take the first slots, virtio-blk the ones after. */
+static void build_net(struct rig *r, const char *const *net, int n,
+		      bool kernel_irqchip, bool ioeventfd)
+{
+	char err[256] = "";
+	memset(r, 0, sizeof(*r));
+	r->mo.serial = r->mo.debugcon = "none";
+	for (int i = 0; i + 1 < n; i += 2)
+		cr_assert_eq(netcfg_parse(&r->mo.net, net[i], net[i + 1], err,
+					  sizeof(err)),
+			     0, "%s", err);
+	cr_assert_eq(netcfg_finish(&r->mo.net, err, sizeof(err)), 0, "%s", err);
+	char spec[160];
+	snprintf(spec, sizeof(spec), "file=%s,if=virtio", paths[0]);
+	cr_assert_eq(drive_parse(&r->mo.drives, spec, err, sizeof(err)), 0);
+	cr_assert_eq(drive_finish(&r->mo.drives, err, sizeof(err)), 0);
+	struct vm_config cfg = {.ram_size = 16u << 20,
+				.ioreq_mode = DM_MODE_INLINE,
+				.kernel_irqchip = kernel_irqchip,
+				.ioeventfd = ioeventfd};
+	cr_assert_eq(vm_prepare(&r->vm, &cfg), 0);
+	r->vm.nvcpus = 1;
+	r->vm.vcpus[0].fd = -1;
+	cr_assert_eq(machine_prepare(&r->m, &r->vm, &r->mo), 0);
+	cr_assert_eq(machine_init(&r->m, &r->mo), 0);
+}
+
+Test(machine_virtio, virtio_net_functions_and_wiring)
+{
+	struct rig *r = calloc(1, sizeof(*r));
+	make_images();
+	const char *a[] = {
+	    "-net",    "nic,model=virtio",
+	    "-net",    "nic,model=ne2k_pci,macaddr=52:54:00:00:00:07",
+	    "-device", "virtio-net-pci,mac=52:54:00:00:00:08"};
+	build_net(r, a, 6, false, false);
+	cr_assert_eq(r->m.nnics, 3);
+	cr_assert_eq(cfg_rd(r, 3, 0, 4), 0x10411af4);
+	cr_assert_eq(cfg_rd(r, 4, 0, 4), 0x802910ec);
+	cr_assert_eq(cfg_rd(r, 5, 0, 4), 0x10411af4);
+	cr_assert_eq(cfg_rd(r, 6, 0, 4), 0x10421af4, "virtio-blk after them");
+	cr_assert_eq(cfg_rd(r, 3, PCI_INTERRUPT_LINE, 1), 11);
+	cr_assert_eq(cfg_rd(r, 5, PCI_INTERRUPT_LINE, 1), 10);
+	cr_assert(!has_msix(r, 3));
+	/* No cable: link down, the MAC from the defaults. */
+	const uint64_t bar = BAR + 0x100000u * 5;
+	cfg_wr(r, 5, PCI_BAR0 + 16, 4, bar);
+	cfg_wr(r, 5, PCI_COMMAND, 2, PCI_CMD_MEMORY);
+	cr_assert_eq(rd(r, bar + VIRTIO_PCI_DEVICE_OFF + 5, 1), 0x08);
+	cr_assert_eq(rd(r, bar + VIRTIO_PCI_DEVICE_OFF + 6, 2), 0);
+	cr_assert(!r->m.nic[0].vnet_hdr);
+	teardown_rig(r);
+	/* irqchip=kernel: MSI-X; ioeventfd=on: one eventfd per queue. */
+	build_net(r, a, 2, true, true);
+	cr_assert(has_msix(r, 3));
+	cr_assert_geq(r->m.nic[0].ioev[0].fd, 0);
+	cr_assert_geq(r->m.nic[0].ioev[1].fd, 0);
+	teardown_rig(r);
+	/* A real TAP in vnet header mode, where one can be created. */
+	const char *t[] = {"-nic", "tap,ifname=mvtm%d,model=virtio-net-pci"};
+	char err[256];
+	struct tap *probe = tap_open("mvtp%d", 0, err, sizeof(err));
+	if (probe) {
+		tap_close(probe);
+		build_net(r, t, 2, false, false);
+		cr_assert(r->m.nic[0].vnet_hdr);
+		cfg_wr(r, 3, PCI_BAR0 + 16, 4, bar);
+		cfg_wr(r, 3, PCI_COMMAND, 2, PCI_CMD_MEMORY);
+		cr_assert_eq(rd(r, bar + VIRTIO_PCI_DEVICE_OFF + 6, 2), 1,
+			     "link up");
+		wr(r, bar + VIRTIO_PCI_DEVICE_FEATURE_SELECT, 4, 0);
+		cr_assert(rd(r, bar + VIRTIO_PCI_DEVICE_FEATURE, 4) &
+			      (1u << VIRTIO_NET_F_GUEST_TSO4),
+			  "the TAP's offloads are offered");
+		teardown_rig(r);
+	} else {
+		cr_log_warn("real TAP part skipped: %s", err);
+	}
 	remove_images();
 	free(r);
 }
