@@ -105,11 +105,13 @@ static inline int net_set_offload(const struct net_backend *be,
  * or dropped by the NIC's rules (address filter, receiver off, overflow);
  * it returns true only when the frame went into guest-visible memory (or,
  * for virtio-net, is kept to go there as soon as the guest gives buffers).
- * In vnet header mode buf starts with the header.
+ * In vnet header mode buf starts with the header. link, optional: the
+ * host side of the cable went away (up false) or came back.
  */
 struct net_nic_ops {
 	bool (*can_receive)(void *nic);
 	bool (*receive)(void *nic, const uint8_t *buf, size_t len);
+	void (*link)(void *nic, bool up);
 };
 
 #endif

@@ -20,17 +20,18 @@
 
 #include "ioreq/bytes.h"
 
-#define HDR	      VIRTIO_NET_HDR_LEN
-#define ETH_HLEN      14
-#define HELD_MAX      (HDR + NET_MAX_GSO_FRAME)
-#define GUEST_OFFLOAD (VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |                  \
-		       VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) |                  \
-		       VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6) |                  \
-		       VIRTIO_BIT(VIRTIO_NET_F_GUEST_ECN))
-#define HOST_OFFLOAD  (VIRTIO_BIT(VIRTIO_NET_F_CSUM) |                        \
-		       VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) |                   \
-		       VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) |                   \
-		       VIRTIO_BIT(VIRTIO_NET_F_HOST_ECN))
+#define HDR	 VIRTIO_NET_HDR_LEN
+#define ETH_HLEN 14
+#define HELD_MAX (HDR + NET_MAX_GSO_FRAME)
+#define GUEST_OFFLOAD                                                          \
+	(VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |                                 \
+	 VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) |                                 \
+	 VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6) |                                 \
+	 VIRTIO_BIT(VIRTIO_NET_F_GUEST_ECN))
+#define HOST_OFFLOAD                                                           \
+	(VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) |  \
+	 VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) |                                  \
+	 VIRTIO_BIT(VIRTIO_NET_F_HOST_ECN))
 
 struct virtio_net {
 	struct virtio_dev vd;
@@ -38,9 +39,9 @@ struct virtio_net {
 	bool on_pci;
 	struct net_backend be;
 	struct virtio_net_opts o;
-	bool rx_waiting; /* can_receive() said no: owe the backend rx_ready */
-	uint8_t *held;	 /* a frame that found too few buffers */
-	size_t held_len; /* 0: none */
+	bool rx_waiting;  /* can_receive() said no: owe the backend rx_ready */
+	uint8_t *held;	  /* a frame that found too few buffers */
+	size_t held_len;  /* 0: none */
 	uint16_t rx_have; /* buffers there were when it did not fit */
 	/* One receive in progress (MRG_RXBUF: chains popped so far). */
 	uint16_t rx_heads[VIRTIO_NET_QUEUE_SIZE];
@@ -77,8 +78,7 @@ static bool tx_header(const struct virtio_net *s, uint8_t *h)
 {
 	uint8_t flags = h[VIRTIO_NET_HDR_FLAGS];
 	uint8_t gso = h[VIRTIO_NET_HDR_GSO_TYPE];
-	if ((flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
-	    !has(s, VIRTIO_NET_F_CSUM))
+	if ((flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !has(s, VIRTIO_NET_F_CSUM))
 		return false;
 	if ((gso & VIRTIO_NET_HDR_GSO_ECN) && !has(s, VIRTIO_NET_F_HOST_ECN))
 		return false;
@@ -116,7 +116,8 @@ static int tx_map(struct virtio_net *s, const struct virtq_elem *e,
 			skip -= g->len;
 			continue;
 		}
-		void *p = gm_ptr(s->vd.gm, g->addr + skip, g->len - skip, false);
+		void *p =
+		    gm_ptr(s->vd.gm, g->addr + skip, g->len - skip, false);
 		if (!p)
 			return -1;
 		iov[n++] = (struct iovec){p, g->len - skip};
@@ -130,9 +131,8 @@ static void tx_one(struct virtio_net *s, const struct virtq_elem *e)
 {
 	uint8_t h[HDR];
 	uint32_t len = e->out_len - HDR;
-	if (e->n_in || e->out_len < HDR + ETH_HLEN ||
-	    len > NET_MAX_GSO_FRAME || virtq_elem_read(&s->vd, e, 0, h, HDR) ||
-	    !tx_header(s, h))
+	if (e->n_in || e->out_len < HDR + ETH_HLEN || len > NET_MAX_GSO_FRAME ||
+	    virtq_elem_read(&s->vd, e, 0, h, HDR) || !tx_header(s, h))
 		goto drop;
 	struct iovec *iov = s->iov;
 	if (s->o.vnet_hdr)
@@ -256,8 +256,7 @@ static int rx_merged(struct virtio_net *s, uint8_t *h, const uint8_t *frame,
  * backend's otherwise, minus what the driver did not negotiate (a frame
  * that needs one of those cannot be given). False: drop it.
  */
-static bool rx_header(const struct virtio_net *s, const uint8_t *in,
-		      uint8_t *h)
+static bool rx_header(const struct virtio_net *s, const uint8_t *in, uint8_t *h)
 {
 	memset(h, 0, HDR);
 	if (!s->o.vnet_hdr)
@@ -394,8 +393,13 @@ static bool nic_receive(void *opaque, const uint8_t *buf, size_t len)
 	return virtio_net_receive(opaque, buf, len);
 }
 
-const struct net_nic_ops virtio_net_nic_ops = {.can_receive = nic_can_receive,
-					       .receive = nic_receive};
+static void nic_link(void *opaque, bool up)
+{
+	virtio_net_set_link(opaque, up);
+}
+
+const struct net_nic_ops virtio_net_nic_ops = {
+    .can_receive = nic_can_receive, .receive = nic_receive, .link = nic_link};
 
 /* ---- the device ---- */
 
@@ -457,10 +461,10 @@ static void vnet_reset(struct virtio_dev *vd)
 		net_set_offload(&s->be, 0);
 }
 
-static const struct virtio_dev_ops vnet_ops = {
-    .reset = vnet_reset,
-    .queue_notify = vnet_queue_notify,
-    .features_ok = vnet_features_ok};
+static const struct virtio_dev_ops vnet_ops = {.reset = vnet_reset,
+					       .queue_notify =
+						   vnet_queue_notify,
+					       .features_ok = vnet_features_ok};
 
 static void put_status(struct virtio_net *s)
 {

@@ -451,8 +451,17 @@ static bool cable_receive(void *opaque, const uint8_t *buf, size_t len)
 	return ne2000_receive(n->ne, buf, len) == NE2000_RX_STORED;
 }
 
-static const struct net_nic_ops cable_nic_ops = {
-    .can_receive = cable_can_receive, .receive = cable_receive};
+static void cable_link(void *opaque, bool up)
+{
+	struct machine_nic *n = opaque;
+	if (n->vn)
+		virtio_net_set_link(n->vn, up);
+}
+
+static const struct net_nic_ops cable_nic_ops = {.can_receive =
+						     cable_can_receive,
+						 .receive = cable_receive,
+						 .link = cable_link};
 
 /* TAPs and the dump file: opened before KVM exists. */
 static int open_net(struct machine *m, const struct machine_opts *o)

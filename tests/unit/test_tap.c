@@ -35,7 +35,8 @@ static bool fake_receive(void *opaque, const uint8_t *buf, size_t len)
 	return true;
 }
 
-static const struct net_nic_ops fake_ops = {fake_can_receive, fake_receive};
+static const struct net_nic_ops fake_ops = {.can_receive = fake_can_receive,
+					    .receive = fake_receive};
 
 static struct dm dm;
 static int peer;

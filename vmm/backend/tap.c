@@ -195,6 +195,8 @@ static bool read_one(struct tap *t)
 				"any more\n",
 				t->ifname, strerror(errno));
 		t->failed = true;
+		if (t->nic->link)
+			t->nic->link(t->nic_opaque, false);
 		return false;
 	}
 	if (n == 0)
