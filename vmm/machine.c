@@ -542,13 +542,36 @@ static int kvm_ioeventfd(void *opaque, uint64_t gpa, unsigned len, int fd,
 	return vm_ioeventfd(opaque, gpa, len, fd, assign);
 }
 
-/* How a virtio function is wired: MSI-X only with the in-kernel irqchip
- * (without it the guest has no local APIC to take MSIs). */
-static struct virtio_pci_wiring virtio_wiring(struct machine *m)
+static int kvm_msi_routes(void *opaque, const struct msi_route *route,
+			  const bool *used, unsigned n)
+{
+	return vm_set_msi_routes(opaque, route, used, n);
+}
+
+static int kvm_irqfd(void *opaque, int fd, unsigned gsi, bool assign)
+{
+	return vm_irqfd(opaque, fd, gsi, assign);
+}
+
+/* How a virtio function with nq queues is wired: MSI-X only with the
+ * in-kernel irqchip (without it the guest has no local APIC to take
+ * MSIs), its vectors through irqfds x with irqfd=on. */
+static struct virtio_pci_wiring virtio_wiring(struct machine *m, unsigned nq,
+					      struct msix_irqfd *x)
 {
 	struct virtio_pci_wiring w = {0};
-	if (m->vm->cfg.kernel_irqchip)
-		w.msi = (struct msi_sink){vm_msi, m->vm};
+	if (!m->vm->cfg.kernel_irqchip)
+		return w;
+	w.msi = (struct msi_sink){vm_msi, m->vm};
+	if (m->vm->cfg.irqfd) {
+		if (!m->irqfd.ops.set_routes) {
+			struct irqfd_ops ops = {kvm_msi_routes, kvm_irqfd,
+						m->vm};
+			irqfd_router_init(&m->irqfd, &ops);
+		}
+		msix_irqfd_init(x, &m->irqfd, nq + 1);
+		w.vectors = (struct msix_vector_sink){msix_irqfd_send, x};
+	}
 	return w;
 }
 
@@ -584,7 +607,7 @@ static struct pci_func *virtio_nic_attach(struct machine *m,
 			       &vm->gm);
 	if (!n->vn)
 		return NULL;
-	struct virtio_pci_wiring w = virtio_wiring(m);
+	struct virtio_pci_wiring w = virtio_wiring(m, 2, &n->irqfd);
 	if (vm->cfg.ioeventfd &&
 	    virtio_ioeventfd(m, virtio_net_dev(n->vn), n->ioev, 2, &w)) {
 		(void)err("virtio-net %s: cannot set up its ioeventfds\n",
@@ -648,8 +671,9 @@ static int net_devices(struct machine *m)
 static int virtio_devices(struct machine *m, const struct machine_opts *o)
 {
 	struct vm *vm = m->vm;
-	struct virtio_pci_wiring w = virtio_wiring(m);
 	for (unsigned i = 0; i < o->drives.nvblk; i++) {
+		struct virtio_pci_wiring w =
+		    virtio_wiring(m, 1, &m->vblk_irqfd[i]);
 		const struct vblk_config *c = &o->drives.vblk[i];
 		int slot = free_slot(m, MACHINE_NIC_SLOT);
 		if (slot < 0)
@@ -688,6 +712,7 @@ static void net_fini(struct machine *m)
 				vq_ioeventfd_fini(&n->ioev[q]);
 		virtio_net_free(n->vn);
 		n->vn = NULL;
+		msix_irqfd_fini(&n->irqfd);
 	}
 	pcap_dump_close(m->netdump);
 	m->netdump = NULL;
@@ -774,10 +799,32 @@ static void tap_stats_print(const struct machine_nic *n, unsigned i, FILE *f)
 	    (unsigned long long)t->tx_errors);
 }
 
+/* irqfd=on: how many interrupts each function sent through its
+ * eventfds, and how many fell back to KVM_SIGNAL_MSI. */
+static void irqfd_stats_print(struct machine *m, FILE *f)
+{
+	if (!m->irqfd.ops.set_routes)
+		return;
+	fprintf(f, "  irqfd: %llu routing updates%s;",
+		(unsigned long long)m->irqfd.commits,
+		m->irqfd.failed ? " (refused: off)" : "");
+	for (unsigned i = 0; i < m->nvblk; i++)
+		fprintf(f, " virtio-blk 00:%02x.0 %llu/%llu", m->vblk_slot[i],
+			(unsigned long long)m->vblk_irqfd[i].fired,
+			(unsigned long long)m->vblk_irqfd[i].fallbacks);
+	for (unsigned i = 0; i < m->nnics; i++)
+		if (m->nic[i].vn)
+			fprintf(f, " net%u %llu/%llu", i,
+				(unsigned long long)m->nic[i].irqfd.fired,
+				(unsigned long long)m->nic[i].irqfd.fallbacks);
+	fprintf(f, " (eventfd/KVM_SIGNAL_MSI)\n");
+}
+
 void machine_stats_print(struct machine *m, FILE *f)
 {
 	dm_lock(&m->vm->dm);
 	vblk_stats_print(m, f);
+	irqfd_stats_print(m, f);
 	for (unsigned i = 0; i < m->nnics; i++) {
 		const struct machine_nic *n = &m->nic[i];
 		if (n->vn)
@@ -826,6 +873,7 @@ void machine_fini(struct machine *m)
 			vq_ioeventfd_fini(m->vblk_ioev[i]);
 		virtio_blk_free(m->vblk[i]);
 		m->vblk[i] = NULL;
+		msix_irqfd_fini(&m->vblk_irqfd[i]);
 	}
 	m->nvblk = 0;
 	for (unsigned i = 0; i < DRIVE_MAX_OTHER; i++) {

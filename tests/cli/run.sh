@@ -68,6 +68,10 @@ expect mem-too-large "more RAM than this host has" $B -m 64T
 expect mem-overflow "bad memory size" $B -m 99999999999999999999G
 expect machine-bad "bad -machine option" $B -machine ioreq=telepathy
 expect machine-ioeventfd-bad "bad -machine option" $B -machine ioeventfd=maybe
+expect machine-irqfd-bad "bad -machine option" $B -machine irqfd=maybe
+expect machine-irqfd-user "irqfd=on needs irqchip=kernel" $B -machine irqfd=on
+expect machine-irqfd-user2 "irqfd=on needs irqchip=kernel" $B \
+	-machine irqchip=kernel,irqfd=on,irqchip=user
 expect cpu-model-bad "unknown CPU model" $B -cpu pentium9
 expect cpu-feature-bad "unknown CPU feature" $B -cpu minivmm,+warpdrive
 expect smp-bad "only 1 vCPU" $B -smp 4
@@ -238,7 +242,7 @@ if [ ! -e /dev/kvm ]; then
 	# TAP opened in vnet header mode and the dump file written.
 	expect kvm-missing-virtio-net "cannot open /dev/kvm: No such file" $B \
 		-net nic,model=virtio -device virtio-net-pci,mac=52:54:00:0a:0b:0c \
-		-machine irqchip=kernel,ioeventfd=on
+		-machine irqchip=kernel,ioeventfd=on,irqfd=on
 	if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ]; then
 		expect kvm-missing-virtio-net-tap "cannot open /dev/kvm: No such" \
 			$B -nic tap,ifname=mvt%d,model=virtio-net-pci \

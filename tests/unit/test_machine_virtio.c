@@ -220,7 +220,7 @@ Test(machine_virtio, functions_wiring_and_a_read_each)
  * tap,model=virtio-net-pci on a real TAP where this test may create one.
  * NICs take the first slots, virtio-blk the ones after. */
 static void build_net(struct rig *r, const char *const *net, int n,
-		      bool kernel_irqchip, bool ioeventfd)
+		      bool kernel_irqchip, bool ioeventfd, bool irqfd)
 {
 	char err[256] = "";
 	memset(r, 0, sizeof(*r));
@@ -237,7 +237,8 @@ static void build_net(struct rig *r, const char *const *net, int n,
 	struct vm_config cfg = {.ram_size = 16u << 20,
 				.ioreq_mode = DM_MODE_INLINE,
 				.kernel_irqchip = kernel_irqchip,
-				.ioeventfd = ioeventfd};
+				.ioeventfd = ioeventfd,
+				.irqfd = irqfd};
 	cr_assert_eq(vm_prepare(&r->vm, &cfg), 0);
 	r->vm.nvcpus = 1;
 	r->vm.vcpus[0].fd = -1;
@@ -253,7 +254,7 @@ Test(machine_virtio, virtio_net_functions_and_wiring)
 	    "-net",    "nic,model=virtio",
 	    "-net",    "nic,model=ne2k_pci,macaddr=52:54:00:00:00:07",
 	    "-device", "virtio-net-pci,mac=52:54:00:00:00:08"};
-	build_net(r, a, 6, false, false);
+	build_net(r, a, 6, false, false, false);
 	cr_assert_eq(r->m.nnics, 3);
 	cr_assert_eq(cfg_rd(r, 3, 0, 4), 0x10411af4);
 	cr_assert_eq(cfg_rd(r, 4, 0, 4), 0x802910ec);
@@ -271,10 +272,21 @@ Test(machine_virtio, virtio_net_functions_and_wiring)
 	cr_assert(!r->m.nic[0].vnet_hdr);
 	teardown_rig(r);
 	/* irqchip=kernel: MSI-X; ioeventfd=on: one eventfd per queue. */
-	build_net(r, a, 2, true, true);
+	build_net(r, a, 2, true, true, false);
 	cr_assert(has_msix(r, 3));
 	cr_assert_geq(r->m.nic[0].ioev[0].fd, 0);
 	cr_assert_geq(r->m.nic[0].ioev[1].fd, 0);
+	cr_assert_null(r->m.nic[0].irqfd.r, "irqfd=off");
+	teardown_rig(r);
+	/* irqfd=on: each virtio function's vectors go through the router;
+	 * with no KVM to route them they fall back, with one warning. */
+	build_net(r, a, 2, true, false, true);
+	cr_assert_eq(r->m.nic[0].irqfd.r, &r->m.irqfd);
+	cr_assert_eq(r->m.nic[0].irqfd.nvec, 3);
+	cr_assert_eq(r->m.vblk_irqfd[0].r, &r->m.irqfd);
+	cr_assert_eq(r->m.vblk_irqfd[0].nvec, 2);
+	cr_assert_not(msix_irqfd_send(&r->m.nic[0].irqfd, 0, 0xfee00000, 1));
+	cr_assert(r->m.irqfd.failed);
 	teardown_rig(r);
 	/* A real TAP in vnet header mode, where one can be created. */
 	const char *t[] = {"-nic", "tap,ifname=mvtm%d,model=virtio-net-pci"};
@@ -282,7 +294,7 @@ Test(machine_virtio, virtio_net_functions_and_wiring)
 	struct tap *probe = tap_open("mvtp%d", 0, err, sizeof(err));
 	if (probe) {
 		tap_close(probe);
-		build_net(r, t, 2, false, false);
+		build_net(r, t, 2, false, false, false);
 		cr_assert(r->m.nic[0].vnet_hdr);
 		cfg_wr(r, 3, PCI_BAR0 + 16, 4, bar);
 		cfg_wr(r, 3, PCI_COMMAND, 2, PCI_CMD_MEMORY);
