@@ -268,8 +268,8 @@ static struct rig *rig_new(void)
 	cr_assert_eq(gm_add(&r->gm, 0, 1 << 20, r->ram, false), 0);
 	cr_assert_eq(virtio_init(&r->vd, NULL, r, &r->gm, 1, 2, 16, 0), 0);
 	msix_irqfd_init(&r->x, &router, 3);
-	struct virtio_pci_wiring w = {
-	    .msi = {sink, r}, .vectors = {msix_irqfd_send, &r->x}};
+	struct virtio_pci_wiring w = {.msi = {sink, r},
+				      .vectors = {msix_irqfd_send, &r->x}};
 	cr_assert_not_null(
 	    virtio_pci_init(&r->vp, &r->vd, r->pb, SLOT, 0x020000, &w));
 	cfg_wr(r, PCI_BAR0 + 4 * VIRTIO_PCI_BAR, 4, BAR);
