@@ -51,6 +51,19 @@ static inline void msi_send(const struct msi_sink *m, uint64_t addr,
 		m->send(m->opaque, addr, data);
 }
 
+/*
+ * Optional, beside a struct msi_sink: per-vector delivery of MSI-X (KVM_IRQFD
+ * in the vmm, where each vector has an eventfd bound to a GSI routed to its
+ * message). send() is given the vector's number and current message and
+ * returns false when it cannot deliver it; the device then uses the
+ * msi_sink.
+ */
+struct msix_vector_sink {
+	bool (*send)(void *opaque, unsigned vector, uint64_t addr,
+		     uint32_t data);
+	void *opaque;
+};
+
 /* A one-bit output: reset request, A20 gate, "INTR changed" towards the CPU. */
 struct signal {
 	void (*fn)(void *opaque, int value);

@@ -437,6 +437,14 @@ bad:
 	return -1;
 }
 
+void virtq_unpop(struct virtq *vq, uint16_t n)
+{
+	vq->last_avail -= n;
+	if (n && queue_live(vq) && vq->notify_on &&
+	    (vq->vd->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)))
+		set_avail_event(vq, vq->last_avail);
+}
+
 /* ---- giving buffers back, and interrupts ---- */
 
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
@@ -494,6 +502,22 @@ bool virtq_enable_notify(struct virtq *vq)
 	 * its idx after publishing the flag: one of us sees the other. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return avail_idx(vq) != vq->last_avail;
+}
+
+bool virtq_wait_more(struct virtq *vq, uint16_t have)
+{
+	uint16_t next = vq->last_avail + have;
+	vq->notify_on = true;
+	if (!queue_live(vq))
+		return false;
+	/* avail_event = last_avail would ask for a kick at an index the
+	 * driver has passed already: it would never come. */
+	if (vq->vd->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX))
+		set_avail_event(vq, next);
+	else
+		set_used_flags(vq, 0);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return avail_idx(vq) != next;
 }
 
 /* ---- buffers ---- */

@@ -236,6 +236,9 @@ void virtio_error(struct virtio_dev *vd);
 /* 1 with a chain in e, 0 when the queue is empty (or not usable), -1 when
  * the chain was bad (the device is broken now). */
 int virtq_pop(struct virtq *vq, struct virtq_elem *e);
+/* Puts the last n popped chains back, unused (nothing was pushed since):
+ * they are popped again next time. */
+void virtq_unpop(struct virtq *vq, uint16_t n);
 /* Gives chain head back with len bytes written into it (used ring). */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
 /* Should the driver get an interrupt for what was pushed since the last
@@ -248,6 +251,10 @@ void virtq_notify(struct virtq *vq);
  * again). Kicks are wanted after reset. */
 void virtq_disable_notify(struct virtq *vq);
 bool virtq_enable_notify(struct virtq *vq);
+/* For a device that found the available buffers too few (it popped and
+ * put back `have` of them): asks for a kick once the driver adds one more.
+ * True when one came meanwhile (try again). */
+bool virtq_wait_more(struct virtq *vq, uint16_t have);
 /* Buffers waiting in the available ring. */
 bool virtq_has_work(struct virtq *vq);
 

@@ -66,8 +66,12 @@ static bool vector_masked(const struct virtio_pci *vp, unsigned v)
 static void msix_fire(struct virtio_pci *vp, unsigned v)
 {
 	const uint8_t *e = vp->msix_table + v * PCI_MSIX_ENTRY_SIZE;
+	uint64_t addr = get_le(e, 8);
+	uint32_t data = get_le(e + PCI_MSIX_ENTRY_DATA, 4);
+	const struct msix_vector_sink *vs = &vp->w.vectors;
 	vp->msis++;
-	msi_send(&vp->w.msi, get_le(e, 8), get_le(e + PCI_MSIX_ENTRY_DATA, 4));
+	if (!vs->send || !vs->send(vs->opaque, v, addr, data))
+		msi_send(&vp->w.msi, addr, data);
 }
 
 static void msix_notify(struct virtio_pci *vp, uint16_t v)

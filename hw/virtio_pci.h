@@ -119,6 +119,9 @@ struct virtio_pci_wiring {
 	/* Where MSIs go. Without it no MSI-X capability is offered (a
 	 * machine without local APICs cannot take them). */
 	struct msi_sink msi;
+	/* Optional, with msi: each vector's message goes here first (the
+	 * vmm's irqfds); msi takes what it refuses. */
+	struct msix_vector_sink vectors;
 	/* Queue q's notify register is now decoded at [gpa, gpa + len)
 	 * (mapped), or no longer decoded there (!mapped). A move of BAR 4
 	 * is an unmapped call for the old place, then a mapped one. */

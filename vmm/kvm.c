@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmm/irqfd.h"
 #include "vmm/loader.h"
 #include "vmm/vm.h"
 
@@ -249,6 +250,60 @@ int vm_ioeventfd(struct vm *vm, uint64_t gpa, unsigned len, int fd, bool assign)
 	    .fd = fd,
 	    .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN};
 	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
+/* GSI 0-15 reach both 8259 pins and the IOAPIC pin of the same number,
+ * 16-23 the IOAPIC only: KVM's routing after KVM_CREATE_IRQCHIP, which
+ * KVM_SET_GSI_ROUTING would otherwise replace. */
+static unsigned irqchip_routes(struct kvm_irq_routing_entry *e)
+{
+	unsigned k = 0;
+	for (unsigned gsi = 0; gsi < 24; gsi++) {
+		e[k++] = (struct kvm_irq_routing_entry){
+		    .gsi = gsi,
+		    .type = KVM_IRQ_ROUTING_IRQCHIP,
+		    .u.irqchip = {KVM_IRQCHIP_IOAPIC, gsi}};
+		if (gsi < 16)
+			e[k++] = (struct kvm_irq_routing_entry){
+			    .gsi = gsi,
+			    .type = KVM_IRQ_ROUTING_IRQCHIP,
+			    .u.irqchip = {gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+						  : KVM_IRQCHIP_PIC_SLAVE,
+					  gsi % 8}};
+	}
+	return k;
+}
+
+int vm_set_msi_routes(struct vm *vm, const struct msi_route *route,
+		      const bool *used, unsigned n)
+{
+	struct kvm_irq_routing *t =
+	    calloc(1, sizeof(*t) + (40 + n) * sizeof(t->entries[0]));
+	if (!t)
+		return -ENOMEM;
+	unsigned k = irqchip_routes(t->entries);
+	for (unsigned i = 0; i < n; i++) {
+		if (!used[i])
+			continue;
+		t->entries[k++] = (struct kvm_irq_routing_entry){
+		    .gsi = IRQFD_GSI_BASE + i,
+		    .type = KVM_IRQ_ROUTING_MSI,
+		    .u.msi = {.address_lo = (uint32_t)route[i].addr,
+			      .address_hi = route[i].addr >> 32,
+			      .data = route[i].data}};
+	}
+	t->nr = k;
+	int rc = ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, t) < 0 ? -errno : 0;
+	free(t);
+	return rc;
+}
+
+int vm_irqfd(struct vm *vm, int fd, unsigned gsi, bool assign)
+{
+	struct kvm_irqfd f = {.fd = (uint32_t)fd,
+			      .gsi = gsi,
+			      .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN};
+	return ioctl(vm->vm_fd, KVM_IRQFD, &f) < 0 ? -errno : 0;
 }
 
 void vm_request_exit(struct vm *vm, int reason, int status)

@@ -25,6 +25,7 @@
 #include "hw/testdev.h"
 #include "hw/uart16550.h"
 #include "hw/virtio_blk.h"
+#include "hw/virtio_net.h"
 #include "vmm/backend/pcap.h"
 #include "vmm/backend/tap.h"
 #include "vmm/chardev.h"
@@ -402,6 +403,16 @@ static void nic_send(void *opaque, const uint8_t *buf, size_t len)
 		tap_send(n->tap, buf, len);
 }
 
+/* virtio-net's: straight from guest RAM, the dump without the header. */
+static void nic_sendv(void *opaque, const struct iovec *iov, unsigned cnt)
+{
+	struct machine_nic *n = opaque;
+	pcap_dump_framev(n->m->netdump, iov, cnt,
+			 n->vnet_hdr ? NET_VNET_HDR_LEN : 0);
+	if (n->tap)
+		tap_sendv(n->tap, iov, cnt);
+}
+
 static void nic_rx_ready(void *opaque)
 {
 	struct machine_nic *n = opaque;
@@ -409,25 +420,48 @@ static void nic_rx_ready(void *opaque)
 		tap_rx_ready(n->tap);
 }
 
+static int nic_set_offload(void *opaque, unsigned offloads)
+{
+	struct machine_nic *n = opaque;
+	return n->tap ? tap_set_offload(n->tap, offloads) : (offloads ? -1 : 0);
+}
+
 static const struct net_backend_ops nic_cable_ops = {.send = nic_send,
-						     .rx_ready = nic_rx_ready};
+						     .rx_ready = nic_rx_ready,
+						     .sendv = nic_sendv,
+						     .set_offload =
+							 nic_set_offload};
 
 /* The TAP's side of the cable. */
 static bool cable_can_receive(void *opaque)
 {
 	struct machine_nic *n = opaque;
-	return ne2000_can_receive(n->ne);
+	return n->vn ? virtio_net_can_receive(n->vn)
+		     : ne2000_can_receive(n->ne);
 }
 
 static bool cable_receive(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct machine_nic *n = opaque;
-	pcap_dump_frame(n->m->netdump, buf, len);
+	size_t hdr = n->vnet_hdr ? NET_VNET_HDR_LEN : 0;
+	if (len >= hdr)
+		pcap_dump_frame(n->m->netdump, buf + hdr, len - hdr);
+	if (n->vn)
+		return virtio_net_receive(n->vn, buf, len);
 	return ne2000_receive(n->ne, buf, len) == NE2000_RX_STORED;
 }
 
-static const struct net_nic_ops cable_nic_ops = {
-    .can_receive = cable_can_receive, .receive = cable_receive};
+static void cable_link(void *opaque, bool up)
+{
+	struct machine_nic *n = opaque;
+	if (n->vn)
+		virtio_net_set_link(n->vn, up);
+}
+
+static const struct net_nic_ops cable_nic_ops = {.can_receive =
+						     cable_can_receive,
+						 .receive = cable_receive,
+						 .link = cable_link};
 
 /* TAPs and the dump file: opened before KVM exists. */
 static int open_net(struct machine *m, const struct machine_opts *o)
@@ -441,9 +475,12 @@ static int open_net(struct machine *m, const struct machine_opts *o)
 		n->cfg = c->nic[i];
 		if (!n->cfg.ifname[0])
 			continue;
-		n->tap = tap_open(n->cfg.ifname, e, sizeof(e));
+		bool virtio = n->cfg.model == NIC_VIRTIO_NET;
+		n->tap = tap_open(n->cfg.ifname, virtio ? TAP_VNET_HDR : 0, e,
+				  sizeof(e));
 		if (!n->tap)
 			return err("%s\n", e);
+		n->vnet_hdr = tap_vnet_hdr(n->tap);
 	}
 	if (c->dump_file[0]) {
 		m->netdump =
@@ -494,9 +531,109 @@ static void set_intx_line(struct machine *m, struct pci_func *f, int slot)
 	m->pci_intx = true;
 }
 
+static void vm_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+	vm_signal_msi(opaque, addr, data);
+}
+
+static int kvm_ioeventfd(void *opaque, uint64_t gpa, unsigned len, int fd,
+			 bool assign)
+{
+	return vm_ioeventfd(opaque, gpa, len, fd, assign);
+}
+
+static int kvm_msi_routes(void *opaque, const struct msi_route *route,
+			  const bool *used, unsigned n)
+{
+	return vm_set_msi_routes(opaque, route, used, n);
+}
+
+static int kvm_irqfd(void *opaque, int fd, unsigned gsi, bool assign)
+{
+	return vm_irqfd(opaque, fd, gsi, assign);
+}
+
+/* How a virtio function with nq queues is wired: MSI-X only with the
+ * in-kernel irqchip (without it the guest has no local APIC to take
+ * MSIs), its vectors through irqfds x with irqfd=on. */
+static struct virtio_pci_wiring virtio_wiring(struct machine *m, unsigned nq,
+					      struct msix_irqfd *x)
+{
+	struct virtio_pci_wiring w = {0};
+	if (!m->vm->cfg.kernel_irqchip)
+		return w;
+	w.msi = (struct msi_sink){vm_msi, m->vm};
+	if (m->vm->cfg.irqfd) {
+		if (!m->irqfd.ops.set_routes) {
+			struct irqfd_ops ops = {kvm_msi_routes, kvm_irqfd,
+						m->vm};
+			irqfd_router_init(&m->irqfd, &ops);
+		}
+		msix_irqfd_init(x, &m->irqfd, nq + 1);
+		w.vectors = (struct msix_vector_sink){msix_irqfd_send, x};
+	}
+	return w;
+}
+
+/* -machine ioeventfd=on: queue q's kicks come through an eventfd that KVM
+ * signals (vmm/ioeventfd.h); the wiring keeps its registration at the
+ * notify register's address. e is an array, one per queue. */
+static int virtio_ioeventfd(struct machine *m, struct virtio_dev *vd,
+			    struct vq_ioeventfd *e, unsigned nq,
+			    struct virtio_pci_wiring *w)
+{
+	struct vm *vm = m->vm;
+	struct ioeventfd_ops ops = {kvm_ioeventfd, vm};
+	for (unsigned q = 0; q < nq; q++)
+		if (vq_ioeventfd_init(&e[q], &vm->dm, vd, q, &ops))
+			return -1;
+	w->notify_moved = vq_ioeventfd_notify_moved;
+	w->opaque = e;
+	return 0;
+}
+
+/* virtio-net-pci on the NIC's slot, its TAP in vnet header mode when the
+ * kernel gave that. */
+static struct pci_func *virtio_nic_attach(struct machine *m,
+					  struct machine_nic *n, int slot)
+{
+	struct vm *vm = m->vm;
+	struct virtio_net_opts vo = {.vnet_hdr = n->vnet_hdr,
+				     .offloads =
+					 n->vnet_hdr ? tap_offloads(n->tap) : 0,
+				     .link_up = n->tap != NULL};
+	memcpy(vo.mac, n->cfg.mac, sizeof(vo.mac));
+	n->vn = virtio_net_new(&vo, (struct net_backend){&nic_cable_ops, n},
+			       &vm->gm);
+	if (!n->vn)
+		return NULL;
+	struct virtio_pci_wiring w = virtio_wiring(m, 2, &n->irqfd);
+	if (vm->cfg.ioeventfd &&
+	    virtio_ioeventfd(m, virtio_net_dev(n->vn), n->ioev, 2, &w)) {
+		(void)err("virtio-net %s: cannot set up its ioeventfds\n",
+			  n->cfg.ifname);
+		return NULL;
+	}
+	if (n->tap)
+		tap_set_max_frame(n->tap, NET_MAX_GSO_FRAME);
+	return virtio_net_attach_pci(n->vn, m->pci, slot, &w);
+}
+
 static int nic_attach(struct machine *m, struct machine_nic *n, int *slot)
 {
 	struct vm *vm = m->vm;
+	if (n->cfg.model == NIC_VIRTIO_NET) {
+		n->pci = virtio_nic_attach(m, n, *slot);
+		if (!n->pci)
+			return err("cannot create virtio-net-pci in PCI slot "
+				   "%d\n",
+				   *slot);
+		n->slot = *slot;
+		set_intx_line(m, n->pci, (*slot)++);
+		if (n->tap && tap_start(n->tap, &vm->dm, &cable_nic_ops, n))
+			return err("tap %s: cannot watch it\n", n->cfg.ifname);
+		return 0;
+	}
 	n->ne = ne2000_new(n->cfg.mac, (struct net_backend){&nic_cable_ops, n});
 	if (!n->ne)
 		return err("cannot create NIC %s\n", n->cfg.ifname);
@@ -509,6 +646,7 @@ static int nic_attach(struct machine *m, struct machine_nic *n, int *slot)
 		n->pci = ne2000_attach_pci(n->ne, m->pci, *slot);
 		if (!n->pci)
 			return err("PCI slot %d is taken\n", *slot);
+		n->slot = *slot;
 		set_intx_line(m, n->pci, *slot);
 		(*slot)++;
 	}
@@ -528,43 +666,14 @@ static int net_devices(struct machine *m)
 
 /* --- virtio ---------------------------------------------------------- */
 
-static void vm_msi(void *opaque, uint64_t addr, uint32_t data)
-{
-	vm_signal_msi(opaque, addr, data);
-}
-
-static int kvm_ioeventfd(void *opaque, uint64_t gpa, unsigned len, int fd,
-			 bool assign)
-{
-	return vm_ioeventfd(opaque, gpa, len, fd, assign);
-}
-
-/* -machine ioeventfd=on: the queue's kicks come through an eventfd that
- * KVM signals (vmm/ioeventfd.h); the wiring keeps its registration at
- * the notify register's address. */
-static int vblk_ioeventfd(struct machine *m, unsigned i,
-			  struct virtio_pci_wiring *w)
-{
-	struct vm *vm = m->vm;
-	struct ioeventfd_ops ops = {kvm_ioeventfd, vm};
-	struct vq_ioeventfd *e = m->vblk_ioev[i];
-	if (vq_ioeventfd_init(e, &vm->dm, virtio_blk_dev(m->vblk[i]), 0, &ops))
-		return err("virtio-blk %u: cannot set up its ioeventfd\n", i);
-	w->notify_moved = vq_ioeventfd_notify_moved;
-	w->opaque = e;
-	return 0;
-}
-
 /* virtio-blk-pci functions, in command-line order, in the free PCI slots
- * after the NICs. MSI-X only with the in-kernel irqchip: without it the
- * guest has no local APIC to take MSIs. */
+ * after the NICs. */
 static int virtio_devices(struct machine *m, const struct machine_opts *o)
 {
 	struct vm *vm = m->vm;
-	struct virtio_pci_wiring w = {0};
-	if (vm->cfg.kernel_irqchip)
-		w.msi = (struct msi_sink){vm_msi, vm};
 	for (unsigned i = 0; i < o->drives.nvblk; i++) {
+		struct virtio_pci_wiring w =
+		    virtio_wiring(m, 1, &m->vblk_irqfd[i]);
 		const struct vblk_config *c = &o->drives.vblk[i];
 		int slot = free_slot(m, MACHINE_NIC_SLOT);
 		if (slot < 0)
@@ -574,8 +683,12 @@ static int virtio_devices(struct machine *m, const struct machine_opts *o)
 		if (!m->vblk[i])
 			return err("cannot create virtio-blk %u\n", i);
 		m->nvblk = i + 1;
-		if (vm->cfg.ioeventfd && vblk_ioeventfd(m, i, &w))
-			return -1;
+		if (vm->cfg.ioeventfd &&
+		    virtio_ioeventfd(m, virtio_blk_dev(m->vblk[i]),
+				     m->vblk_ioev[i], 1, &w))
+			return err("virtio-blk %u: cannot set up its "
+				   "ioeventfd\n",
+				   i);
 		struct pci_func *f =
 		    virtio_blk_attach_pci(m->vblk[i], m->pci, slot, &w);
 		if (!f)
@@ -589,8 +702,17 @@ static int virtio_devices(struct machine *m, const struct machine_opts *o)
 static void net_fini(struct machine *m)
 {
 	for (unsigned i = 0; i < m->nnics; i++) {
-		tap_close(m->nic[i].tap); /* no more frames for the NIC */
-		m->nic[i].tap = NULL;
+		struct machine_nic *n = &m->nic[i];
+		tap_close(n->tap); /* no more frames for the NIC */
+		n->tap = NULL;
+		if (!n->vn)
+			continue;
+		for (unsigned q = 0; q < 2; q++)
+			if (n->ioev[q].vd) /* vq_ioeventfd_init() ran */
+				vq_ioeventfd_fini(&n->ioev[q]);
+		virtio_net_free(n->vn);
+		n->vn = NULL;
+		msix_irqfd_fini(&n->irqfd);
 	}
 	pcap_dump_close(m->netdump);
 	m->netdump = NULL;
@@ -617,50 +739,100 @@ static void vblk_stats_print(struct machine *m, FILE *f)
 	}
 }
 
+static void vnet_stats_print(const struct machine_nic *n, unsigned i, FILE *f)
+{
+	const struct virtio_net_stats *s = virtio_net_stats(n->vn);
+	const struct virtio_dev *vd = virtio_net_dev(n->vn);
+	const uint8_t *a = n->cfg.mac;
+	fprintf(
+	    f,
+	    "  net%u virtio-net-pci 00:%02x.0 "
+	    "%02x:%02x:%02x:%02x:%02x:%02x on %s%s: tx %llu frames %llu "
+	    "bytes %llu dropped; rx %llu frames %llu bytes, %llu dropped, "
+	    "%llu stalls (no guest buffers), %llu lost to resets; %llu "
+	    "kicks, %llu interrupts\n",
+	    i, n->slot, a[0], a[1], a[2], a[3], a[4], a[5],
+	    n->tap ? tap_ifname(n->tap) : "(no cable)",
+	    n->vnet_hdr ? " (vnet header)" : "",
+	    (unsigned long long)s->tx_frames, (unsigned long long)s->tx_bytes,
+	    (unsigned long long)s->tx_dropped, (unsigned long long)s->rx_frames,
+	    (unsigned long long)s->rx_bytes, (unsigned long long)s->rx_dropped,
+	    (unsigned long long)s->rx_stalls,
+	    (unsigned long long)s->rx_reset_drops,
+	    (unsigned long long)vd->kicks, (unsigned long long)vd->interrupts);
+}
+
+static void ne2000_stats_print(const struct machine_nic *n, unsigned i, FILE *f)
+{
+	const struct ne2000_stats *s = ne2000_stats(n->ne);
+	const uint8_t *a = n->cfg.mac;
+	fprintf(
+	    f,
+	    "  net%u %s %02x:%02x:%02x:%02x:%02x:%02x on %s: "
+	    "tx %llu frames %llu bytes %llu errors; "
+	    "rx %llu frames %llu bytes, %llu filtered, %llu "
+	    "dropped (%llu ring full)\n",
+	    i, netcfg_model_name(n->cfg.model), a[0], a[1], a[2], a[3], a[4],
+	    a[5], n->tap ? tap_ifname(n->tap) : "(no cable)",
+	    (unsigned long long)s->tx_frames, (unsigned long long)s->tx_bytes,
+	    (unsigned long long)s->tx_errors, (unsigned long long)s->rx_frames,
+	    (unsigned long long)s->rx_bytes, (unsigned long long)s->rx_filtered,
+	    (unsigned long long)s->rx_dropped,
+	    (unsigned long long)s->rx_overflows);
+}
+
+static void tap_stats_print(const struct machine_nic *n, unsigned i, FILE *f)
+{
+	const struct tap_stats *t = tap_stats(n->tap);
+	fprintf(
+	    f,
+	    "  net%u tap %s: read %llu frames %llu bytes (%llu "
+	    "refused by the NIC, %llu oversize, %llu pauses, %llu "
+	    "errors); wrote %llu frames %llu bytes (%llu dropped, "
+	    "%llu errors)\n",
+	    i, tap_ifname(n->tap), (unsigned long long)t->rx_frames,
+	    (unsigned long long)t->rx_bytes, (unsigned long long)t->rx_refused,
+	    (unsigned long long)t->rx_oversize,
+	    (unsigned long long)t->rx_pauses, (unsigned long long)t->rx_errors,
+	    (unsigned long long)t->tx_frames, (unsigned long long)t->tx_bytes,
+	    (unsigned long long)t->tx_dropped,
+	    (unsigned long long)t->tx_errors);
+}
+
+/* irqfd=on: how many interrupts each function sent through its
+ * eventfds, and how many fell back to KVM_SIGNAL_MSI. */
+static void irqfd_stats_print(struct machine *m, FILE *f)
+{
+	if (!m->irqfd.ops.set_routes)
+		return;
+	fprintf(f, "  irqfd: %llu routing updates%s;",
+		(unsigned long long)m->irqfd.commits,
+		m->irqfd.failed ? " (refused: off)" : "");
+	for (unsigned i = 0; i < m->nvblk; i++)
+		fprintf(f, " virtio-blk 00:%02x.0 %llu/%llu", m->vblk_slot[i],
+			(unsigned long long)m->vblk_irqfd[i].fired,
+			(unsigned long long)m->vblk_irqfd[i].fallbacks);
+	for (unsigned i = 0; i < m->nnics; i++)
+		if (m->nic[i].vn)
+			fprintf(f, " net%u %llu/%llu", i,
+				(unsigned long long)m->nic[i].irqfd.fired,
+				(unsigned long long)m->nic[i].irqfd.fallbacks);
+	fprintf(f, " (eventfd/KVM_SIGNAL_MSI)\n");
+}
+
 void machine_stats_print(struct machine *m, FILE *f)
 {
 	dm_lock(&m->vm->dm);
 	vblk_stats_print(m, f);
+	irqfd_stats_print(m, f);
 	for (unsigned i = 0; i < m->nnics; i++) {
 		const struct machine_nic *n = &m->nic[i];
-		if (!n->ne)
-			continue;
-		const struct ne2000_stats *s = ne2000_stats(n->ne);
-		const uint8_t *a = n->cfg.mac;
-		fprintf(f,
-			"  net%u %s %02x:%02x:%02x:%02x:%02x:%02x on %s: "
-			"tx %llu frames %llu bytes %llu errors; "
-			"rx %llu frames %llu bytes, %llu filtered, %llu "
-			"dropped (%llu ring full)\n",
-			i, netcfg_model_name(n->cfg.model), a[0], a[1], a[2],
-			a[3], a[4], a[5],
-			n->tap ? tap_ifname(n->tap) : "(no cable)",
-			(unsigned long long)s->tx_frames,
-			(unsigned long long)s->tx_bytes,
-			(unsigned long long)s->tx_errors,
-			(unsigned long long)s->rx_frames,
-			(unsigned long long)s->rx_bytes,
-			(unsigned long long)s->rx_filtered,
-			(unsigned long long)s->rx_dropped,
-			(unsigned long long)s->rx_overflows);
-		if (!n->tap)
-			continue;
-		const struct tap_stats *t = tap_stats(n->tap);
-		fprintf(f,
-			"  net%u tap %s: read %llu frames %llu bytes (%llu "
-			"refused by the NIC, %llu oversize, %llu pauses, %llu "
-			"errors); wrote %llu frames %llu bytes (%llu dropped, "
-			"%llu errors)\n",
-			i, tap_ifname(n->tap), (unsigned long long)t->rx_frames,
-			(unsigned long long)t->rx_bytes,
-			(unsigned long long)t->rx_refused,
-			(unsigned long long)t->rx_oversize,
-			(unsigned long long)t->rx_pauses,
-			(unsigned long long)t->rx_errors,
-			(unsigned long long)t->tx_frames,
-			(unsigned long long)t->tx_bytes,
-			(unsigned long long)t->tx_dropped,
-			(unsigned long long)t->tx_errors);
+		if (n->vn)
+			vnet_stats_print(n, i, f);
+		else if (n->ne)
+			ne2000_stats_print(n, i, f);
+		if (n->tap)
+			tap_stats_print(n, i, f);
 	}
 	dm_unlock(&m->vm->dm);
 }
@@ -701,6 +873,7 @@ void machine_fini(struct machine *m)
 			vq_ioeventfd_fini(m->vblk_ioev[i]);
 		virtio_blk_free(m->vblk[i]);
 		m->vblk[i] = NULL;
+		msix_irqfd_fini(&m->vblk_irqfd[i]);
 	}
 	m->nvblk = 0;
 	for (unsigned i = 0; i < DRIVE_MAX_OTHER; i++) {

@@ -15,6 +15,7 @@
 #include "hw/piix_ide.h"
 #include "vmm/drive.h"
 #include "vmm/ioeventfd.h"
+#include "vmm/irqfd.h"
 #include "vmm/netcfg.h"
 
 struct vm;
@@ -22,6 +23,7 @@ struct chardev;
 struct monitor;
 struct ne2000;
 struct virtio_blk;
+struct virtio_net;
 struct tap;
 struct pcap_dump;
 struct pci_func;
@@ -33,9 +35,14 @@ struct pci_func;
 struct machine_nic {
 	struct machine *m;
 	struct nic_config cfg;
-	struct ne2000 *ne;
-	struct tap *tap;      /* NULL: no cable */
-	struct pci_func *pci; /* NULL for the ISA face */
+	struct ne2000 *ne; /* one of these two */
+	struct virtio_net *vn;
+	struct vq_ioeventfd ioev[2]; /* virtio-net, ioeventfd=on */
+	struct msix_irqfd irqfd;     /* virtio-net, irqfd=on */
+	bool vnet_hdr;		     /* frames with the TAP carry it */
+	struct tap *tap;	     /* NULL: no cable */
+	struct pci_func *pci;	     /* NULL for the ISA face */
+	int slot;
 };
 
 /* At most this many -fw_cfg items. */
@@ -90,6 +97,8 @@ struct machine {
 	struct blk *other_blk[DRIVE_MAX_OTHER]; /* if=virtio / if=none */
 	struct virtio_blk *vblk[DRIVE_MAX_VBLK];
 	struct vq_ioeventfd vblk_ioev[DRIVE_MAX_VBLK][1]; /* ioeventfd=on */
+	struct msix_irqfd vblk_irqfd[DRIVE_MAX_VBLK];	  /* irqfd=on */
+	struct irqfd_router irqfd; /* GSI routes of the irqfds */
 	int vblk_slot[DRIVE_MAX_VBLK];
 	unsigned nvblk;
 	bool pci_intx; /* a PCI function with INTx: route the PIRQs */

@@ -27,7 +27,9 @@ static void usage(FILE *f)
 	    "  -cpu MODEL[,+f,-f]    CPU model: minivmm (default) or host\n"
 	    "  -machine [pc,]ioreq=dm|inline|poll|floor,irqchip=user|kernel,\n"
 	    "           ioeventfd=on|off (virtio kicks via KVM_IOEVENTFD; "
-	    "off)\n"
+	    "off),\n"
+	    "           irqfd=on|off (virtio MSI-X via KVM_IRQFD, needs "
+	    "irqchip=kernel; off)\n"
 	    "  -nographic            no display; serial on stdio\n"
 	    "  -display none         no display (there is no VGA yet)\n"
 	    "  -serial DEV           stdio, file:PATH, null, none\n"
@@ -36,12 +38,15 @@ static void usage(FILE *f)
 	    "                        (default: shares COM1's stdio, Ctrl-A c)\n"
 	    "  -device testdev       do-nothing device for benchmarks\n"
 	    "  -net IFNAME           NE2000 PCI (RTL8029) on TAP IFNAME\n"
-	    "  -net nic[,model=ne2k_pci|ne2k_isa][,macaddr=MAC]\n"
+	    "  -net "
+	    "nic[,model=ne2k_pci|ne2k_isa|virtio-net-pci][,macaddr=MAC]\n"
 	    "  -net tap,ifname=X[,script=no,downscript=no]  (pairs with the\n"
 	    "                        -net nic of the same rank)\n"
 	    "  -nic tap,ifname=X[,model=M][,mac=MAC]\n"
-	    "  -netdev tap,id=ID,ifname=X  -device ne2k_pci|ne2k_isa,netdev=ID"
-	    "[,mac=MAC]\n"
+	    "  -netdev tap,id=ID,ifname=X  -device ne2k_pci|ne2k_isa|"
+	    "virtio-net-pci,\n"
+	    "                        netdev=ID[,mac=MAC]  (model=virtio: "
+	    "virtio-net-pci)\n"
 	    "  -net dump[,file=F][,len=N]  every NIC's frames to a pcap file\n"
 	    "  -net none             no NIC (default); ne2k_isa is 0x300 IRQ "
 	    "9,\n"
@@ -136,6 +141,10 @@ static int parse_machine(const char *s, struct vm_config *cfg)
 			cfg->ioeventfd = true;
 		else if (!strcmp(t, "ioeventfd=off"))
 			cfg->ioeventfd = false;
+		else if (!strcmp(t, "irqfd=on"))
+			cfg->irqfd = true;
+		else if (!strcmp(t, "irqfd=off"))
+			cfg->irqfd = false;
 		else
 			rc = -1;
 	}
@@ -386,6 +395,10 @@ static int check_options(struct options *op)
 		return fail("%s", err);
 	if (!op->kernel && (op->initrd || op->append))
 		return fail("%s", "-initrd and -append need -kernel");
+	if (cfg->irqfd && !cfg->kernel_irqchip)
+		return fail("%s",
+			    "-machine irqfd=on needs irqchip=kernel (MSI-X "
+			    "goes to the in-kernel local APICs)");
 	if (!cfg->bios_path && !op->kernel)
 		return fail("%s",
 			    "no firmware: give -bios FILE or -kernel FILE");

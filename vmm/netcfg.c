@@ -13,7 +13,14 @@ static const uint8_t default_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 
 const char *netcfg_model_name(enum nic_model m)
 {
-	return m == NIC_NE2K_ISA ? "ne2k_isa" : "ne2k_pci";
+	switch (m) {
+	case NIC_NE2K_ISA:
+		return "ne2k_isa";
+	case NIC_VIRTIO_NET:
+		return "virtio-net-pci";
+	default:
+		return "ne2k_pci";
+	}
 }
 
 static int parse_model(const char *s, enum nic_model *m)
@@ -22,9 +29,24 @@ static int parse_model(const char *s, enum nic_model *m)
 		*m = NIC_NE2K_PCI;
 	else if (!strcmp(s, "ne2k_isa"))
 		*m = NIC_NE2K_ISA;
+	else if (!strcmp(s, "virtio-net-pci") || !strcmp(s, "virtio") ||
+		 !strcmp(s, "virtio-net"))
+		*m = NIC_VIRTIO_NET;
 	else
 		return -1;
 	return 0;
+}
+
+/* -device names that are NICs (QEMU's; virtio-net is its alias). */
+static bool nic_device(const char *arg)
+{
+	static const char *const names[] = {"ne2k_pci", "ne2k_isa",
+					    "virtio-net-pci", "virtio-net"};
+	size_t n = strcspn(arg, ",");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == n && !strncmp(arg, names[i], n))
+			return true;
+	return false;
 }
 
 static int hexval(char c)
@@ -169,7 +191,7 @@ static int nic_fill(struct nic_config *n, const struct kv *kv, const char *opt,
 {
 	if (kv->model && parse_model(kv->model, &n->model))
 		return fail("%s: unknown NIC model '%s' (supported: ne2k_pci, "
-			    "ne2k_isa)",
+			    "ne2k_isa, virtio-net-pci)",
 			    opt, kv->model);
 	if (kv->mac) {
 		if (check_mac(opt, kv->mac_key, kv->mac, n->mac, err, errlen))
@@ -345,9 +367,7 @@ static int parse_device(struct net_config *c, char *kind, char *rest, char *err,
 int netcfg_parse(struct net_config *c, const char *opt, const char *arg,
 		 char *err, size_t errlen)
 {
-	if (!strcmp(opt, "-device") && strcmp(arg, "ne2k_pci") &&
-	    strcmp(arg, "ne2k_isa") && strncmp(arg, "ne2k_pci,", 9) &&
-	    strncmp(arg, "ne2k_isa,", 9))
+	if (!strcmp(opt, "-device") && !nic_device(arg))
 		return 1;
 	char *dup = strdup(arg);
 	if (!dup)
@@ -435,7 +455,7 @@ int netcfg_finish(struct net_config *c, char *err, size_t errlen)
 	for (unsigned i = 0; i < c->nnetdevs; i++)
 		if (!c->netdev[i].used)
 			return fail("-netdev %s is not used by any NIC "
-				    "(-device ne2k_pci,netdev=%s)",
+				    "(-device virtio-net-pci,netdev=%s)",
 				    c->netdev[i].id, c->netdev[i].id);
 	if (c->dump_file[0] && !c->nnics)
 		return fail("-net dump: there is no NIC to dump");

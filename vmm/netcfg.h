@@ -8,9 +8,10 @@
  *   -netdev tap,id=ID,ifname=X  with  -device M,netdev=ID[,mac=MAC]
  *   -net dump[,file=F][,len=N]       every NIC's frames to a pcap file
  *   -net none, -nic none             no NIC (the default)
- * M is ne2k_pci (RTL8029, the default) or ne2k_isa (NE2000 at 0x300, IRQ
- * 9). MACs default to 52:54:00:12:34:56 plus the NIC's index. A -net nic
- * without a -net tap is a NIC with no cable.
+ * M is ne2k_pci (RTL8029, the default), ne2k_isa (NE2000 at 0x300, IRQ
+ * 9) or virtio-net-pci (also model=virtio or virtio-net; -device
+ * virtio-net-pci or virtio-net). MACs default to 52:54:00:12:34:56 plus the
+ * NIC's index. A -net nic without a -net tap is a NIC with no cable.
  */
 #ifndef MINIVMM_VMM_NETCFG_H
 #define MINIVMM_VMM_NETCFG_H
@@ -23,7 +24,7 @@
 #define NETCFG_IFNAMSIZ 16
 #define NETCFG_IDSIZ	32
 
-enum nic_model { NIC_NE2K_PCI, NIC_NE2K_ISA };
+enum nic_model { NIC_NE2K_PCI, NIC_NE2K_ISA, NIC_VIRTIO_NET };
 
 struct nic_config {
 	enum nic_model model;

@@ -49,6 +49,7 @@ struct vm_config {
 	const char *bios_path;
 	bool kernel_irqchip;
 	bool ioeventfd; /* virtio notifications through KVM_IOEVENTFD */
+	bool irqfd;	/* virtio MSI-X through KVM_IRQFD (kernel irqchip) */
 	enum dm_mode ioreq_mode;
 	struct cpu_model cpu;
 	bool report_cpuid; /* say which CPUID bits the host overrides */
@@ -113,6 +114,14 @@ void vm_signal_msi(struct vm *vm, uint64_t addr, uint32_t data);
  * of exiting (assign), or no longer do. 0 or a negative errno. */
 int vm_ioeventfd(struct vm *vm, uint64_t gpa, unsigned len, int fd,
 		 bool assign);
+
+/* KVM_SET_GSI_ROUTING: the irqchip's pins plus MSI route[i] at GSI
+ * IRQFD_GSI_BASE + i where used[i] (vmm/irqfd.h). 0 or a negative errno. */
+struct msi_route;
+int vm_set_msi_routes(struct vm *vm, const struct msi_route *route,
+		      const bool *used, unsigned n);
+/* KVM_IRQFD: fd raises gsi (assign), or no longer does. 0 or -errno. */
+int vm_irqfd(struct vm *vm, int fd, unsigned gsi, bool assign);
 
 /* vcpu.c */
 void *vcpu_thread(void *opaque);

@@ -68,6 +68,10 @@ expect mem-too-large "more RAM than this host has" $B -m 64T
 expect mem-overflow "bad memory size" $B -m 99999999999999999999G
 expect machine-bad "bad -machine option" $B -machine ioreq=telepathy
 expect machine-ioeventfd-bad "bad -machine option" $B -machine ioeventfd=maybe
+expect machine-irqfd-bad "bad -machine option" $B -machine irqfd=maybe
+expect machine-irqfd-user "irqfd=on needs irqchip=kernel" $B -machine irqfd=on
+expect machine-irqfd-user2 "irqfd=on needs irqchip=kernel" $B \
+	-machine irqchip=kernel,irqfd=on,irqchip=user
 expect cpu-model-bad "unknown CPU model" $B -cpu pentium9
 expect cpu-feature-bad "unknown CPU feature" $B -cpu minivmm,+warpdrive
 expect smp-bad "only 1 vCPU" $B -smp 4
@@ -156,6 +160,25 @@ expect netdev-missing "no -netdev with id=n1" $B -device ne2k_pci,netdev=n1
 expect netdev-unused "not used by any NIC" $B -netdev tap,id=n0,ifname=t0
 expect net-too-many "at most 4 NICs" $B -net nic -net nic -net nic -net nic -net nic
 expect net-dump-bad "-net dump: cannot write" $B -net nic -net dump,file=$T/nodir/x.pcap
+# virtio-net-pci (model=virtio, -device virtio-net-pci|virtio-net).
+expect vnet-model-bad "unknown NIC model 'virtio-blk'" $B \
+	-nic tap,ifname=t0,model=virtio-blk
+expect vnet-key-bad "unknown option 'drive'" $B -device virtio-net-pci,drive=d0
+expect vnet-netdev-missing "no -netdev with id=nope" $B \
+	-device virtio-net-pci,netdev=nope
+expect vnet-netdev-twice "netdev 'n0' is used by two NICs" $B \
+	-netdev tap,id=n0,ifname=t0 -device virtio-net-pci,netdev=n0 \
+	-device ne2k_pci,netdev=n0
+expect vnet-mac-bad "bad mac '52:54:00'" $B -device virtio-net,mac=52:54:00
+expect vnet-mac-twice "two NICs have the MAC" $B \
+	-nic tap,ifname=t0,model=virtio,mac=52:54:00:00:00:01 \
+	-nic tap,ifname=t1,model=virtio-net-pci,mac=52:54:00:00:00:01
+expect vnet-tap-twice "tap t0 is given to two NICs" $B \
+	-nic tap,ifname=t0,model=virtio -net nic,model=virtio -net tap,ifname=t0
+expect vnet-tap-lo "tap lo: cannot" $B -nic tap,ifname=lo,model=virtio-net-pci
+expect vnet-too-many "at most 4 NICs" $B -device virtio-net-pci \
+	-device virtio-net-pci -device virtio-net -net nic,model=virtio \
+	-nic tap,ifname=t4,model=virtio
 # -fw_cfg (QEMU's rules; opt/ names, as etc/ ones add QEMU's warning line).
 expect fw-cfg-no-name "name, plus exactly one of file and string" $B \
 	-fw_cfg string=x
@@ -186,6 +209,9 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	PREFIX="setpriv --reuid=65534 --regid=65534 --clear-groups --"
 	expect net-tap-permission "tap mvmtest0: cannot" -bios "$T/pub-net.bin" \
 		-nographic -no-reboot -net mvmtest0
+	expect vnet-tap-permission "tap mvmtest1: cannot" \
+		-bios "$T/pub-net.bin" -nographic -no-reboot \
+		-nic tap,ifname=mvmtest1,model=virtio-net-pci
 	PREFIX= VMM=$VMM_SAVE
 else
 	echo "SKIP   net-tap-permission: needs root and setpriv"
@@ -211,6 +237,20 @@ if [ ! -e /dev/kvm ]; then
 		-drive file="$T/v2.img",if=none,id=d1,cache=writethrough \
 		-device virtio-blk-pci,drive=d1,serial=MV-0001,id=vd1 \
 		-machine pc,ioeventfd=on
+	# Good virtio-net options (no TAP: a NIC without a cable) get as
+	# far as KVM; with a TAP where one can be created (root), too, the
+	# TAP opened in vnet header mode and the dump file written.
+	expect kvm-missing-virtio-net "cannot open /dev/kvm: No such file" $B \
+		-net nic,model=virtio -device virtio-net-pci,mac=52:54:00:0a:0b:0c \
+		-machine irqchip=kernel,ioeventfd=on,irqfd=on
+	if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ]; then
+		expect kvm-missing-virtio-net-tap "cannot open /dev/kvm: No such" \
+			$B -nic tap,ifname=mvt%d,model=virtio-net-pci \
+			-netdev tap,id=n1,ifname=mvu%d \
+			-device virtio-net,netdev=n1 -net dump,file="$T/v.pcap"
+	else
+		echo "SKIP   kvm-missing-virtio-net-tap: needs root and /dev/net/tun"
+	fi
 	# Good -fw_cfg items get as far as KVM.
 	expect kvm-missing-fw-cfg "cannot open /dev/kvm: No such file" $B \
 		-fw_cfg opt/x,string=a,,b -fw_cfg name=opt/y,file="$T/disk.img"

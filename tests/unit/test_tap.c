@@ -5,6 +5,10 @@
 #include <criterion/criterion.h>
 #include <event2/event.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,7 +39,8 @@ static bool fake_receive(void *opaque, const uint8_t *buf, size_t len)
 	return true;
 }
 
-static const struct net_nic_ops fake_ops = {fake_can_receive, fake_receive};
+static const struct net_nic_ops fake_ops = {.can_receive = fake_can_receive,
+					    .receive = fake_receive};
 
 static struct dm dm;
 static int peer;
@@ -48,7 +53,7 @@ static void setup(void)
 	cr_assert_eq(dm_init(&dm, DM_MODE_INLINE, 1), 0);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
 	peer = sv[1];
-	tap = tap_open_fd(sv[0], "fake0");
+	tap = tap_open_fd(sv[0], "fake0", 0);
 	cr_assert_not_null(tap);
 	memset(&nic, 0, sizeof(nic));
 	nic.room = true;
@@ -147,6 +152,160 @@ Test(tap, peer_gone_stops_reading_once)
 	cr_assert_eq(tap_stats(tap)->tx_errors, 1);
 }
 
+/* vnet header mode on the fake TAP: the header comes and goes with every
+ * frame; counters and the size limit are of the frame alone. */
+Test(tap_vnet, header_with_every_frame)
+{
+	int sv[2];
+	struct dm d;
+	struct fake_nic n = {.room = true};
+	cr_assert_eq(dm_init(&d, DM_MODE_INLINE, 1), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	struct tap *t = tap_open_fd(sv[0], "fakev0", TAP_VNET_HDR);
+	cr_assert_not_null(t);
+	cr_assert(tap_vnet_hdr(t));
+	cr_assert_eq(tap_offloads(t), 0, "no TUNSETOFFLOAD on a socket");
+	cr_assert_neq(tap_set_offload(t, NET_OFFLOAD_CSUM), 0);
+	tap_set_max_frame(t, NET_MAX_GSO_FRAME);
+	cr_assert_eq(tap_start(t, &d, &fake_ops, &n), 0);
+	static uint8_t b[NET_VNET_HDR_LEN + NET_MAX_GSO_FRAME + 1];
+	memset(b, 0x33, sizeof(b));
+	b[0] = 1; /* NEEDS_CSUM in the header */
+	cr_assert_eq(write(sv[1], b, NET_VNET_HDR_LEN + 1514),
+		     NET_VNET_HDR_LEN + 1514);
+	cr_assert_eq(write(sv[1], b, NET_VNET_HDR_LEN + 5000),
+		     NET_VNET_HDR_LEN + 5000);
+	cr_assert_eq(write(sv[1], b, sizeof(b)), (ssize_t)sizeof(b));
+	cr_assert_eq(write(sv[1], b, 5), 5); /* shorter than the header */
+	for (int i = 0; i < 20; i++)
+		event_base_loop(d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	cr_assert_eq(n.got, 2);
+	cr_assert_eq(n.last_len, NET_VNET_HDR_LEN + 5000);
+	cr_assert_eq(n.last[0], 1);
+	cr_assert_eq(tap_stats(t)->rx_bytes, 1514 + 5000);
+	cr_assert_eq(tap_stats(t)->rx_oversize, 2);
+	/* sendv: one write of all the pieces. */
+	uint8_t h[NET_VNET_HDR_LEN] = {0}, f1[40], f2[60];
+	memset(f1, 0xa1, sizeof(f1));
+	memset(f2, 0xa2, sizeof(f2));
+	struct iovec iov[3] = {{h, sizeof(h)}, {f1, 40}, {f2, 60}};
+	tap_sendv(t, iov, 3);
+	uint8_t r[256];
+	cr_assert_eq(read(sv[1], r, sizeof(r)), NET_VNET_HDR_LEN + 100);
+	cr_assert_eq(r[NET_VNET_HDR_LEN], 0xa1);
+	cr_assert_eq(r[NET_VNET_HDR_LEN + 40], 0xa2);
+	cr_assert_eq(tap_stats(t)->tx_frames, 1);
+	cr_assert_eq(tap_stats(t)->tx_bytes, 100);
+	tap_close(t);
+	close(sv[1]);
+	dm_destroy(&d);
+}
+
+/* A real TAP, where this test may create one (root or CAP_NET_ADMIN):
+ * IFF_VNET_HDR with a 12-byte header and the offloads are to be had. */
+Test(tap_vnet, real_tap_takes_the_header_and_offloads)
+{
+	char e[256];
+	struct tap *t = tap_open("mvtvnet%d", TAP_VNET_HDR, e, sizeof(e));
+	if (!t) {
+		cr_log_warn("skipped: %s", e);
+		return;
+	}
+	cr_assert(tap_vnet_hdr(t));
+	cr_assert_eq(tap_offloads(t), NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 |
+					  NET_OFFLOAD_TSO6 | NET_OFFLOAD_ECN);
+	cr_assert_eq(tap_set_offload(t, NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4),
+		     0);
+	cr_assert_eq(tap_set_offload(t, 0), 0);
+	tap_close(t);
+	/* Without the flag: plain, no offloads. */
+	t = tap_open("mvtvnet%d", 0, e, sizeof(e));
+	cr_assert_not_null(t, "%s", e);
+	cr_assert_not(tap_vnet_hdr(t));
+	cr_assert_eq(tap_offloads(t), 0);
+	cr_assert_neq(tap_set_offload(t, NET_OFFLOAD_CSUM), 0);
+	tap_close(t);
+}
+
+/* Frames through a real TAP in vnet header mode and the host kernel, both
+ * ways, seen from a packet socket on the interface: the kernel takes our
+ * 12-byte header and gives one with every frame. Root only. */
+static bool up(const char *ifname)
+{
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	bool ok = s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0;
+	ifr.ifr_flags |= IFF_UP;
+	ok = ok && ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
+	if (s >= 0)
+		close(s);
+	return ok;
+}
+
+#define ETH_P_TEST 0x88b5 /* IEEE local experimental */
+
+static void test_frame(uint8_t *f, size_t len, uint8_t tag)
+{
+	memset(f, 0xff, 6);
+	const uint8_t src[6] = {0x02, 0, 0, 0, 0, tag};
+	memcpy(f + 6, src, 6);
+	f[12] = ETH_P_TEST >> 8;
+	f[13] = ETH_P_TEST & 0xff;
+	for (size_t i = 14; i < len; i++)
+		f[i] = (uint8_t)(i * tag);
+}
+
+Test(tap_vnet, real_tap_frames_both_ways)
+{
+	char e[256];
+	struct tap *t = tap_open("mvtio%d", TAP_VNET_HDR, e, sizeof(e));
+	if (!t) {
+		cr_log_warn("skipped: %s", e);
+		return;
+	}
+	cr_assert(up(tap_ifname(t)));
+	int ps = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_TEST));
+	cr_assert_geq(ps, 0);
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET,
+				  .sll_protocol = htons(ETH_P_TEST),
+				  .sll_ifindex =
+				      (int)if_nametoindex(tap_ifname(t))};
+	cr_assert_eq(bind(ps, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	struct timeval tv = {2, 0};
+	setsockopt(ps, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* Guest to host: header, frame in two pieces. */
+	uint8_t h[NET_VNET_HDR_LEN] = {0}, f[300], g[400];
+	test_frame(f, sizeof(f), 7);
+	struct iovec iov[3] = {{h, sizeof(h)}, {f, 100}, {f + 100, 200}};
+	tap_sendv(t, iov, 3);
+	cr_assert_eq(tap_stats(t)->tx_frames, 1, "%llu errors",
+		     (unsigned long long)tap_stats(t)->tx_errors);
+	ssize_t n = recv(ps, g, sizeof(g), 0);
+	cr_assert_eq(n, 300);
+	cr_assert_eq(memcmp(f, g, 300), 0);
+	/* Host to guest: the kernel sends on the TAP, we read it with a
+	 * header in front. */
+	struct dm d;
+	struct fake_nic nn = {.room = true};
+	cr_assert_eq(dm_init(&d, DM_MODE_INLINE, 1), 0);
+	cr_assert_eq(tap_start(t, &d, &fake_ops, &nn), 0);
+	test_frame(f, 200, 9);
+	cr_assert_eq(
+	    sendto(ps, f, 200, 0, (struct sockaddr *)&sll, sizeof(sll)), 200);
+	for (int i = 0; i < 200 && !nn.got; i++) {
+		event_base_loop(d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(5000);
+	}
+	cr_assert_geq(nn.got, 1);
+	cr_assert_eq(nn.last_len, NET_VNET_HDR_LEN + 200);
+	cr_assert_eq(memcmp(nn.last + NET_VNET_HDR_LEN, f, 200), 0);
+	tap_close(t);
+	close(ps);
+	dm_destroy(&d);
+}
+
 Test(tap_names, valid_and_invalid)
 {
 	cr_assert(tap_name_valid("tap0"));
@@ -163,7 +322,7 @@ Test(tap_names, valid_and_invalid)
 Test(tap_names, open_bad_name_is_one_line)
 {
 	char e[256];
-	cr_assert_null(tap_open("no/slash", e, sizeof(e)));
+	cr_assert_null(tap_open("no/slash", 0, e, sizeof(e)));
 	cr_assert(strstr(e, "bad interface name"));
 }
 
@@ -223,6 +382,82 @@ Test(netcfg, netdev_and_device)
 	cr_assert_eq(netcfg_parse(&c, "-device", "testdev", e, sizeof(e)), 1);
 }
 
+Test(netcfg, virtio_net_spellings)
+{
+	struct net_config c;
+	char e[256];
+	const char *a[] = {
+	    "-nic",    "tap,ifname=t0,model=virtio-net-pci",
+	    "-nic",    "tap,ifname=t1,model=virtio,mac=52:54:00:0:0:1",
+	    "-netdev", "tap,id=n2,ifname=t2",
+	    "-device", "virtio-net-pci,netdev=n2,mac=02:00:00:00:00:02",
+	    "-netdev", "tap,id=n3,ifname=t3",
+	    "-device", "virtio-net,netdev=n3,id=nic3",
+	    "-net",    "nic,model=virtio-net-pci",
+	    "-net",    "tap,ifname=t4"};
+	/* mac=52:54:00:0:0:1 is malformed: one line. */
+	cr_assert_neq(parse_all(&c, a, 4, e, sizeof(e)), 0);
+	cr_assert(strstr(e, "bad mac"), "%s", e);
+	a[3] = "tap,ifname=t1,model=virtio";
+	cr_assert_eq(parse_all(&c, a, 12, e, sizeof(e)), 0, "%s", e);
+	cr_assert_eq(c.nnics, 4);
+	for (unsigned i = 0; i < 4; i++)
+		cr_assert_eq(c.nic[i].model, NIC_VIRTIO_NET, "nic %u", i);
+	cr_assert_str_eq(c.nic[2].ifname, "t2");
+	cr_assert_eq(c.nic[2].mac[5], 2);
+	cr_assert_str_eq(c.nic[3].ifname, "t3");
+	cr_assert_str_eq(netcfg_model_name(NIC_VIRTIO_NET), "virtio-net-pci");
+	const char *b[] = {"-net", "nic,model=virtio-net-pci", "-net",
+			   "tap,ifname=t4"};
+	cr_assert_eq(parse_all(&c, b, 4, e, sizeof(e)), 0, "%s", e);
+	cr_assert_eq(c.nic[0].model, NIC_VIRTIO_NET);
+	cr_assert_str_eq(c.nic[0].ifname, "t4");
+	/* Other -device names are not the network's. */
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(
+	    netcfg_parse(&c, "-device", "virtio-net-pcix", e, sizeof(e)), 1);
+	cr_assert_eq(
+	    netcfg_parse(&c, "-device", "virtio-blk-pci,drive=d", e, sizeof(e)),
+	    1);
+	cr_assert_neq(netcfg_parse(&c, "-device", "virtio-net-pci,drive=d0", e,
+				   sizeof(e)),
+		      0);
+	cr_assert(strstr(e, "unknown option 'drive'"), "%s", e);
+}
+
+Test(netcfg, pcap_frames_in_pieces_lose_the_vnet_header)
+{
+	char path[] = "/tmp/minivmm-pcap-XXXXXX", e[256];
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	struct pcap_dump *d = pcap_dump_open(path, 64, e, sizeof(e));
+	cr_assert_not_null(d, "%s", e);
+	uint8_t h[12], f1[30], f2[70];
+	memset(h, 0xee, sizeof(h));
+	memset(f1, 1, sizeof(f1));
+	memset(f2, 2, sizeof(f2));
+	/* The header shares the first piece with the frame's start. */
+	uint8_t first[12 + 30];
+	memcpy(first, h, 12);
+	memcpy(first + 12, f1, 30);
+	struct iovec iov[2] = {{first, sizeof(first)}, {f2, sizeof(f2)}};
+	pcap_dump_framev(d, iov, 2, 12);
+	pcap_dump_close(d);
+	uint8_t b[300];
+	ssize_t n = read(fd, b, sizeof(b));
+	close(fd);
+	unlink(path);
+	cr_assert_eq(n, 24 + 16 + 64, "cut to len=64");
+	uint32_t incl, orig;
+	memcpy(&incl, b + 24 + 8, 4);
+	memcpy(&orig, b + 24 + 12, 4);
+	cr_assert_eq(incl, 64);
+	cr_assert_eq(orig, 100);
+	cr_assert_eq(b[40], 1);
+	cr_assert_eq(b[40 + 29], 1);
+	cr_assert_eq(b[40 + 30], 2);
+}
+
 Test(netcfg, nic_alone_has_no_cable_and_errors_are_clear)
 {
 	struct net_config c;
@@ -235,7 +470,8 @@ Test(netcfg, nic_alone_has_no_cable_and_errors_are_clear)
 	const char *bad[][2] = {{"-net", "nic,macaddr=03:00:00:00:00:00"},
 				{"-net", "nic,macaddr=52:54:00:12:34"},
 				{"-net", "nic,macaddr=52:54:00:12:34:5g"},
-				{"-net", "nic,model=virtio"},
+				{"-net", "nic,model=e1000"},
+				{"-nic", "tap,ifname=t0,model=virtio-blk"},
 				{"-net", "tap,fd=3"},
 				{"-nic", "user"},
 				{"-netdev", "tap,ifname=t0"},

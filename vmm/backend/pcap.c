@@ -61,8 +61,39 @@ struct pcap_dump *pcap_dump_open(const char *path, unsigned snaplen, char *err,
 
 void pcap_dump_frame(struct pcap_dump *d, const uint8_t *buf, size_t len)
 {
+	struct iovec iov = {(void *)buf, len};
+	pcap_dump_framev(d, &iov, 1, 0);
+}
+
+/* The first cap bytes after skip of the pieces; false on a write error. */
+static bool write_pieces(FILE *f, const struct iovec *iov, unsigned n,
+			 size_t skip, size_t cap)
+{
+	for (unsigned i = 0; i < n && cap; i++) {
+		size_t len = iov[i].iov_len;
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		size_t k = len - skip < cap ? len - skip : cap;
+		if (fwrite((const uint8_t *)iov[i].iov_base + skip, 1, k, f) !=
+		    k)
+			return false;
+		cap -= k;
+		skip = 0;
+	}
+	return true;
+}
+
+void pcap_dump_framev(struct pcap_dump *d, const struct iovec *iov, unsigned n,
+		      size_t skip)
+{
 	if (!d || d->broken)
 		return;
+	size_t len = 0;
+	for (unsigned i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	len = len > skip ? len - skip : 0;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	size_t cap = len < d->snaplen ? len : d->snaplen;
@@ -70,7 +101,7 @@ void pcap_dump_frame(struct pcap_dump *d, const uint8_t *buf, size_t len)
 				 (uint32_t)(ts.tv_nsec / 1000), (uint32_t)cap,
 				 (uint32_t)len};
 	if (fwrite(&r, sizeof(r), 1, d->f) != 1 ||
-	    fwrite(buf, 1, cap, d->f) != cap) {
+	    !write_pieces(d->f, iov, n, skip, cap)) {
 		fprintf(stderr,
 			"minivmm: -net dump: writing '%s' failed: %s; "
 			"dump stopped\n",

@@ -17,17 +17,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "ioreq/dm.h"
 
-#define TUN_PATH     "/dev/net/tun"
-#define RX_BUF	     65536 /* a TAP with a large MTU hands whole frames */
-#define RX_PER_EVENT 64	   /* frames per wake-up: other events get a turn */
+#define TUN_PATH "/dev/net/tun"
+/* A TAP with a large MTU, or a TSO frame, hands whole frames. */
+#define RX_BUF	     (NET_VNET_HDR_LEN + NET_MAX_GSO_FRAME + 2)
+#define RX_PER_EVENT 64 /* frames per wake-up: other events get a turn */
 
 struct tap {
 	int fd;
 	char ifname[IFNAMSIZ];
+	size_t hdr_len;	   /* NET_VNET_HDR_LEN in vnet header mode, or 0 */
+	size_t max_frame;  /* longer frames read are dropped */
+	unsigned offloads; /* what TUNSETOFFLOAD took at open */
 	struct dm *dm;
 	struct event *ev; /* EV_READ on fd, added while the NIC has room */
 	bool reading;
@@ -47,17 +52,67 @@ int tap_name_valid(const char *name)
 	return strcspn(name, "/:,= \t\n\r\v\f") == n;
 }
 
-static struct tap *tap_alloc(int fd, const char *ifname)
+static struct tap *tap_alloc(int fd, const char *ifname, bool vnet_hdr)
 {
 	struct tap *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
 	t->fd = fd;
+	t->hdr_len = vnet_hdr ? NET_VNET_HDR_LEN : 0;
+	t->max_frame = NET_MAX_FRAME;
 	snprintf(t->ifname, sizeof(t->ifname), "%s", ifname);
 	return t;
 }
 
-struct tap *tap_open(const char *ifname, char *err, size_t errlen)
+static unsigned tun_flags(unsigned offloads)
+{
+	unsigned f = 0;
+	if (offloads & NET_OFFLOAD_CSUM)
+		f |= TUN_F_CSUM;
+	if (offloads & NET_OFFLOAD_TSO4)
+		f |= TUN_F_TSO4;
+	if (offloads & NET_OFFLOAD_TSO6)
+		f |= TUN_F_TSO6;
+	if (offloads & NET_OFFLOAD_ECN)
+		f |= TUN_F_TSO_ECN;
+	return f;
+}
+
+int tap_set_offload(struct tap *t, unsigned offloads)
+{
+	if (!t->hdr_len)
+		return offloads ? -1 : 0;
+	return ioctl(t->fd, TUNSETOFFLOAD, tun_flags(offloads)) < 0 ? -1 : 0;
+}
+
+/* What the kernel lets this TAP switch on: everything, checksums only, or
+ * nothing; left off until the NIC's driver asks. */
+static void probe_offloads(struct tap *t)
+{
+	static const unsigned tries[] = {NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 |
+					     NET_OFFLOAD_TSO6 | NET_OFFLOAD_ECN,
+					 NET_OFFLOAD_CSUM};
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		if (tap_set_offload(t, tries[i]) == 0) {
+			t->offloads = tries[i];
+			break;
+		}
+	}
+	tap_set_offload(t, 0);
+}
+
+/* The vnet header, 12 bytes (the kernel's default is the 10-byte one
+ * without num_buffers). False: not to be had on this kernel. */
+static bool want_vnet_hdr(int fd, unsigned flags)
+{
+	unsigned features = 0;
+	return (flags & TAP_VNET_HDR) &&
+	       ioctl(fd, TUNGETFEATURES, &features) == 0 &&
+	       (features & IFF_VNET_HDR);
+}
+
+struct tap *tap_open(const char *ifname, unsigned flags, char *err,
+		     size_t errlen)
 {
 	if (!tap_name_valid(ifname)) {
 		snprintf(err, errlen, "tap: bad interface name '%s'", ifname);
@@ -69,10 +124,12 @@ struct tap *tap_open(const char *ifname, char *err, size_t errlen)
 			 TUN_PATH, strerror(errno));
 		return NULL;
 	}
+	bool vnet = want_vnet_hdr(fd, flags);
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	int hdr = NET_VNET_HDR_LEN;
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
 		const char *why = strerror(e);
@@ -89,12 +146,35 @@ struct tap *tap_open(const char *ifname, char *err, size_t errlen)
 		close(fd);
 		return NULL;
 	}
-	struct tap *t = tap_alloc(fd, ifr.ifr_name);
+	if (vnet && ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
+		/* Attached with a 10-byte header: start again without. */
+		close(fd);
+		return tap_open(ifname, flags & ~TAP_VNET_HDR, err, errlen);
+	}
+	struct tap *t = tap_alloc(fd, ifr.ifr_name, vnet);
 	if (!t) {
 		snprintf(err, errlen, "tap %s: out of memory", ifname);
 		close(fd);
+		return NULL;
 	}
+	if (vnet)
+		probe_offloads(t);
 	return t;
+}
+
+bool tap_vnet_hdr(const struct tap *t)
+{
+	return t->hdr_len != 0;
+}
+
+unsigned tap_offloads(const struct tap *t)
+{
+	return t->offloads;
+}
+
+void tap_set_max_frame(struct tap *t, size_t len)
+{
+	t->max_frame = len < NET_MAX_GSO_FRAME ? len : NET_MAX_GSO_FRAME;
 }
 
 /* One frame from the TAP, or false when there is none to read now. */
@@ -115,16 +195,18 @@ static bool read_one(struct tap *t)
 				"any more\n",
 				t->ifname, strerror(errno));
 		t->failed = true;
+		if (t->nic->link)
+			t->nic->link(t->nic_opaque, false);
 		return false;
 	}
 	if (n == 0)
 		return false;
-	if ((size_t)n > NET_MAX_FRAME) {
+	if ((size_t)n < t->hdr_len || (size_t)n - t->hdr_len > t->max_frame) {
 		t->st.rx_oversize++;
 		return true;
 	}
 	t->st.rx_frames++;
-	t->st.rx_bytes += (uint64_t)n;
+	t->st.rx_bytes += (uint64_t)n - t->hdr_len;
 	if (!t->nic->receive(t->nic_opaque, t->buf, (size_t)n))
 		t->st.rx_refused++;
 	return true;
@@ -177,25 +259,46 @@ void tap_rx_ready(struct tap *t)
 		t->reading = true;
 }
 
-void tap_send(struct tap *t, const uint8_t *buf, size_t len)
+/* One frame (and header) in n pieces: one writev(), straight from where
+ * the NIC has them (guest RAM for virtio-net). */
+void tap_sendv(struct tap *t, const struct iovec *iov, unsigned n)
 {
-	ssize_t n;
+	size_t len = 0;
+	for (unsigned i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	ssize_t w;
 	do
-		n = write(t->fd, buf, len);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		w = writev(t->fd, iov, (int)n);
+	while (w < 0 && errno == EINTR);
+	if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		t->st.tx_dropped++;
-	} else if (n < 0 || (size_t)n != len) {
+	} else if (w < 0 || (size_t)w != len || len < t->hdr_len) {
 		t->st.tx_errors++;
 	} else {
 		t->st.tx_frames++;
-		t->st.tx_bytes += len;
+		t->st.tx_bytes += len - t->hdr_len;
 	}
+}
+
+void tap_send(struct tap *t, const uint8_t *buf, size_t len)
+{
+	struct iovec iov = {(void *)buf, len};
+	tap_sendv(t, &iov, 1);
 }
 
 static void be_send(void *opaque, const uint8_t *buf, size_t len)
 {
 	tap_send(opaque, buf, len);
+}
+
+static void be_sendv(void *opaque, const struct iovec *iov, unsigned n)
+{
+	tap_sendv(opaque, iov, n);
+}
+
+static int be_set_offload(void *opaque, unsigned offloads)
+{
+	return tap_set_offload(opaque, offloads);
 }
 
 static void be_rx_ready(void *opaque)
@@ -204,7 +307,9 @@ static void be_rx_ready(void *opaque)
 }
 
 static const struct net_backend_ops tap_ops = {.send = be_send,
-					       .rx_ready = be_rx_ready};
+					       .rx_ready = be_rx_ready,
+					       .sendv = be_sendv,
+					       .set_offload = be_set_offload};
 
 struct net_backend tap_backend(struct tap *t)
 {
@@ -232,11 +337,12 @@ void tap_close(struct tap *t)
 }
 
 /* For tests: a TAP on a descriptor that keeps frame boundaries (a
- * SOCK_SEQPACKET socket), made non-blocking; the fd becomes the tap's. */
-struct tap *tap_open_fd(int fd, const char *name)
+ * SOCK_SEQPACKET socket), made non-blocking; the fd becomes the tap's.
+ * TUNSETOFFLOAD does not work there: no offloads. */
+struct tap *tap_open_fd(int fd, const char *name, unsigned flags)
 {
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return NULL;
-	return tap_alloc(fd, name);
+	return tap_alloc(fd, name, flags & TAP_VNET_HDR);
 }
