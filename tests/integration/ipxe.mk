@@ -10,5 +10,4 @@ check-ipxe: minivmm
 	$(IPXE_ARGS) MINIVMM=./minivmm WORK=$(B)/ipxe-net \
 		$(SRCDIR)/tests/kvmhost/run -o -t 900 -- \
 		$(SRCDIR)/tests/integration/ipxe-net.sh
-check: check-ipxe
 .PHONY: check-ipxe
