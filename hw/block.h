@@ -4,7 +4,7 @@
  * buffers (usually pointers straight into guest RAM from gm_ptr()).
  * Requests complete asynchronously: done() is called later, on the
  * device-model thread with the device lock held, never from inside
- * blk_submit(). The implementation for raw image files is vmm/block.c;
+ * blk_submit(). The implementation for raw image files is vmm/backend/block.c;
  * unit tests may provide their own struct blk_ops.
  */
 #ifndef MINIVMM_BLOCK_H

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "vmm/block.h"
+#include "vmm/backend/block.h"
 
 #define IDE_SLOTS	 4 /* index = channel * 2 + unit */
 #define DRIVE_MAX_OTHER	 8 /* if=virtio and if=none drives */

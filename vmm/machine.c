@@ -28,7 +28,7 @@
 #include "hw/virtio_net.h"
 #include "vmm/backend/pcap.h"
 #include "vmm/backend/tap.h"
-#include "vmm/chardev.h"
+#include "vmm/backend/chardev.h"
 #include "vmm/loader.h"
 #include "vmm/monitor.h"
 #include "vmm/vm.h"

@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "hw/atapi.h"
-#include "vmm/block.h"
-#include "vmm/chardev.h"
+#include "vmm/backend/block.h"
+#include "vmm/backend/chardev.h"
 #include "vmm/machine.h"
 #include "vmm/vm.h"
 

@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "ioreq/bytes.h"
-#include "vmm/emulate.h"
+#include "vmm/emulate/emulate.h"
 #include "vmm/monitor.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"

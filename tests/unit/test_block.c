@@ -1,5 +1,5 @@
-/* Raw image backend (vmm/block.c): data placement, media rules, locking,
- * O_DIRECT bouncing, host errors and completion delivery. */
+/* Raw image backend (vmm/backend/block.c): data placement, media rules,
+ * locking, O_DIRECT bouncing, host errors and completion delivery. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "ioreq/dm.h"
-#include "vmm/block.h"
+#include "vmm/backend/block.h"
 
 static char dir[64];
 static char errbuf[256];

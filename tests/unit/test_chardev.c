@@ -14,7 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "vmm/chardev.h"
+#include "vmm/backend/chardev.h"
 
 struct sink {
 	char log[8192];

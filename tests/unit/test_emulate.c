@@ -1,12 +1,12 @@
 /*
- * Tests of the emulation assist (vmm/emulate*.c) against hand-built CPU
+ * Tests of the emulation assist (vmm/emulate/) against hand-built CPU
  * states, GDTs and page tables in a fake 2 MiB guest memory.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/emulate.h"
+#include "vmm/emulate/emulate.h"
 
 #define RAM_SIZE (2u << 20)
 #define GDT	 0x1000

@@ -2,7 +2,7 @@
  * Issue 13: the monitor changes or ejects the CD while an ATAPI DMA read
  * waits for the bus master (or is in flight). Everything here is the real
  * thing except KVM: the IDE controller behind the PIIX3 bus-master engine,
- * raw ISO images through vmm/block.c, and eject/change sent over the
+ * raw ISO images through vmm/backend/block.c, and eject/change sent over the
  * monitor's unix socket, so that the monitor's own medium swap drains and
  * closes the old image. Guest port accesses take the device lock as the
  * device-model thread would. Before the fix, a START after the swap called
@@ -22,7 +22,7 @@
 #include "hw/ide.h"
 #include "hw/pci.h"
 #include "hw/piix_ide.h"
-#include "vmm/block.h"
+#include "vmm/backend/block.h"
 #include "vmm/machine.h"
 #include "vmm/monitor.h"
 #include "vmm/vm.h"

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "hw/atapi.h"
-#include "vmm/block.h"
+#include "vmm/backend/block.h"
 #include "vmm/machine.h"
 #include "vmm/monitor.h"
 #include "vmm/vm.h"

@@ -21,7 +21,7 @@
 #include "hw/piix3.h"
 #include "hw/virtio_blk.h"
 #include "ioreq/bytes.h"
-#include "vmm/block.h"
+#include "vmm/backend/block.h"
 
 #define SLOT	     6
 #define BAR	     0xfebf0000u

@@ -8,7 +8,7 @@
  */
 #include <stdio.h>
 
-#include "vmm/emulate_internal.h"
+#include "vmm/emulate/internal.h"
 
 #define FSW_EXC	 0x003fu /* IE DE ZE OE UE PE */
 #define FSW_ES	 0x0080u

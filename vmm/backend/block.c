@@ -5,7 +5,7 @@
  * the device-model thread or by blk_drain(). Every request is taken off the
  * done list exactly once, under the queue lock, so done() runs exactly once.
  */
-#include "vmm/block.h"
+#include "vmm/backend/block.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -29,8 +29,8 @@
  * Images are locked with flock(): exclusive when writable, shared when
  * read-only, so two VMMs cannot both write one image.
  */
-#ifndef MINIVMM_VMM_BLOCK_H
-#define MINIVMM_VMM_BLOCK_H
+#ifndef MINIVMM_VMM_BACKEND_BLOCK_H
+#define MINIVMM_VMM_BACKEND_BLOCK_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -10,7 +10,7 @@
  */
 #include <stdio.h>
 
-#include "vmm/emulate_internal.h"
+#include "vmm/emulate/internal.h"
 
 #define FL_STATUS                                                              \
 	(FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_TF | FL_DF | FL_OF | FL_NT)

@@ -1,9 +1,9 @@
 /*
  * Emulation assist, the step: mode detection, dispatch, commit, and the
  * small instructions (Intel SDM vol. 2: INT3/INT n/INTO, CLAC/STAC,
- * CMPXCHG8B/CMPXCHG16B). IRET is in emulate_iret.c, the x87/SSE control
- * instructions in emulate_fpu.c, decoding in emulate_decode.c, paging and
- * segmentation in emulate_mmu.c.
+ * CMPXCHG8B/CMPXCHG16B). IRET is in iret.c, the x87/SSE control
+ * instructions in fpu.c, decoding in decode.c, paging and
+ * segmentation in mmu.c.
  *
  * Every step works on a copy of the CPU state. The copy is written back
  * only when the instruction completes; a fault reports just the exception
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "ioreq/bytes.h"
-#include "vmm/emulate_internal.h"
+#include "vmm/emulate/internal.h"
 
 int emu_fault(struct emu_ctx *c, uint8_t vec, bool has_err, uint32_t err)
 {

@@ -12,8 +12,8 @@
  * chardev_rx_ready(): input is never dropped and never polled. A chardev knows
  * nothing about the device it feeds.
  */
-#ifndef MINIVMM_VMM_CHARDEV_H
-#define MINIVMM_VMM_CHARDEV_H
+#ifndef MINIVMM_VMM_BACKEND_CHARDEV_H
+#define MINIVMM_VMM_BACKEND_CHARDEV_H
 
 #include <stdbool.h>
 #include <stddef.h>

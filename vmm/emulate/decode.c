@@ -5,7 +5,7 @@
  * Instruction bytes are fetched lazily, page by page, so an instruction
  * that ends before a page boundary never touches the next page.
  */
-#include "vmm/emulate_internal.h"
+#include "vmm/emulate/internal.h"
 
 /* Read more instruction bytes: up to the end of the page, the CS limit
  * and the 15-byte architectural maximum. */

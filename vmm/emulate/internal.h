@@ -5,7 +5,7 @@
 #ifndef MINIVMM_EMULATE_INTERNAL_H
 #define MINIVMM_EMULATE_INTERNAL_H
 
-#include "vmm/emulate.h"
+#include "vmm/emulate/emulate.h"
 
 /* Result of every internal helper: go on, raise the recorded exception,
  * or give up (state untouched). */
@@ -113,7 +113,7 @@ struct kvm_segment *emu_seg(struct emu_cpu *cpu, int seg);
 void emu_advance(struct emu_ctx *c, const struct emu_insn *in);
 __u64 *emu_gpr(struct emu_cpu *cpu, unsigned n);
 
-/* emulate_mmu.c */
+/* mmu.c */
 int emu_lin_read(struct emu_ctx *c, uint64_t lin, void *buf, size_t n,
 		 unsigned acc);
 int emu_lin_write(struct emu_ctx *c, uint64_t lin, const void *buf, size_t n,
@@ -128,16 +128,16 @@ int emu_translate_for(struct emu_ctx *c, uint64_t lin, unsigned acc,
 unsigned emu_user_acc(struct emu_ctx *c);
 bool emu_canonical(const struct emu_cpu *cpu, uint64_t lin);
 
-/* emulate_decode.c */
+/* decode.c */
 int emu_decode(struct emu_ctx *c, struct emu_insn *in);
 int emu_decode_modrm(struct emu_ctx *c, struct emu_insn *in);
 int emu_fetch_imm(struct emu_ctx *c, struct emu_insn *in, unsigned n,
 		  uint64_t *v);
 
-/* emulate_iret.c */
+/* iret.c */
 int emu_iret(struct emu_ctx *c, struct emu_insn *in);
 
-/* emulate_fpu.c */
+/* fpu.c */
 int emu_x87(struct emu_ctx *c, struct emu_insn *in);
 int emu_fwait(struct emu_ctx *c);
 int emu_emms(struct emu_ctx *c, struct emu_insn *in);

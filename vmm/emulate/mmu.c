@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "vmm/emulate_internal.h"
+#include "vmm/emulate/internal.h"
 
 #define PTE_P  (1ull << 0)
 #define PTE_RW (1ull << 1)

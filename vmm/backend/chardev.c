@@ -4,7 +4,7 @@
  * signal handlers so that the user's terminal is restored however the VMM
  * ends. Only one chardev at a time may hold a terminal in raw mode.
  */
-#include "vmm/chardev.h"
+#include "vmm/backend/chardev.h"
 
 #include <errno.h>
 #include <event2/event.h>
