@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 #include <event2/event.h>
+#include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
@@ -20,6 +21,8 @@
 struct fake_nic {
 	bool room;
 	unsigned got;
+	unsigned polls;	    /* can_receive calls: one per loop turn reading */
+	unsigned link_down; /* link(false) calls */
 	size_t last_len;
 	uint8_t last[2048];
 };
@@ -27,7 +30,15 @@ struct fake_nic {
 static bool fake_can_receive(void *opaque)
 {
 	struct fake_nic *n = opaque;
+	n->polls++;
 	return n->room;
+}
+
+static void fake_link(void *opaque, bool up)
+{
+	struct fake_nic *n = opaque;
+	if (!up)
+		n->link_down++;
 }
 
 static bool fake_receive(void *opaque, const uint8_t *buf, size_t len)
@@ -40,7 +51,8 @@ static bool fake_receive(void *opaque, const uint8_t *buf, size_t len)
 }
 
 static const struct net_nic_ops fake_ops = {.can_receive = fake_can_receive,
-					    .receive = fake_receive};
+					    .receive = fake_receive,
+					    .link = fake_link};
 
 static struct dm dm;
 static int peer;
@@ -142,14 +154,67 @@ Test(tap, send_never_blocks_when_the_queue_is_full)
 	cr_assert_eq(r[100], 0x5a);
 }
 
+/* stderr into a file while f runs; what was written comes back in out. */
+static void capture_stderr(void (*f)(void), char *out, size_t len)
+{
+	FILE *tmp = tmpfile();
+	cr_assert_not_null(tmp);
+	fflush(stderr);
+	int saved = dup(2);
+	dup2(fileno(tmp), 2);
+	f();
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	size_t n = fread(out, 1, len - 1, tmp);
+	out[n] = 0;
+	fclose(tmp);
+}
+
+/* After end of file or a read error the watch is gone: further loop turns
+ * do not call into the TAP (before, EOF left it armed and the loop spun),
+ * and rx_ready does not re-arm it. */
+static void spin_twice_and_rearm(void)
+{
+	spin();
+	unsigned polls = nic.polls;
+	spin();
+	cr_assert_eq(nic.polls, polls, "the loop still polls a dead TAP");
+	dm_lock(&dm);
+	tap_rx_ready(tap);
+	dm_unlock(&dm);
+	spin();
+	cr_assert_eq(nic.polls, polls, "rx_ready re-armed a dead TAP");
+}
+
 Test(tap, peer_gone_stops_reading_once)
 {
+	char err[256];
 	close(peer);
 	peer = -1;
-	spin();
+	capture_stderr(spin_twice_and_rearm, err, sizeof(err));
+	cr_assert_str_eq(err, "minivmm: tap fake0: read: end of file; not "
+			      "reading any more\n");
 	cr_assert_eq(nic.got, 0);
+	cr_assert_eq(nic.link_down, 1);
+	cr_assert_eq(tap_stats(tap)->rx_errors, 0);
 	tap_send(tap, (const uint8_t *)"x", 1);
 	cr_assert_eq(tap_stats(tap)->tx_errors, 1);
+}
+
+Test(tap, read_error_stops_reading_once)
+{
+	char err[256];
+	/* A unix socket closed with data unread gives its peer ECONNRESET. */
+	tap_send(tap, (const uint8_t *)"unread", 6);
+	close(peer);
+	peer = -1;
+	capture_stderr(spin_twice_and_rearm, err, sizeof(err));
+	cr_assert_str_eq(err, "minivmm: tap fake0: read: Connection reset by "
+			      "peer; not reading any more\n");
+	cr_assert_eq(nic.link_down, 1);
+	cr_assert_eq(tap_stats(tap)->rx_errors, 1);
 }
 
 /* vnet header mode on the fake TAP: the header comes and goes with every

@@ -177,6 +177,27 @@ void tap_set_max_frame(struct tap *t, size_t len)
 	t->max_frame = len < NET_MAX_GSO_FRAME ? len : NET_MAX_GSO_FRAME;
 }
 
+static void stop_reading(struct tap *t)
+{
+	if (t->reading)
+		event_del(t->ev);
+	t->reading = false;
+}
+
+/* End of file or a hard read error: the watch would fire forever, so it
+ * goes, for good (tap_rx_ready does not re-arm it), with one line. */
+static void stop_for_good(struct tap *t, const char *why)
+{
+	if (!t->failed)
+		fprintf(stderr,
+			"minivmm: tap %s: read: %s; not reading any more\n",
+			t->ifname, why);
+	t->failed = true;
+	stop_reading(t);
+	if (t->nic->link)
+		t->nic->link(t->nic_opaque, false);
+}
+
 /* One frame from the TAP, or false when there is none to read now. */
 static bool read_one(struct tap *t)
 {
@@ -187,20 +208,15 @@ static bool read_one(struct tap *t)
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return false;
-		/* EBADFD/EIO: the interface went away. Stop, say it once. */
+		/* EBADFD/EIO: the interface went away. */
 		t->st.rx_errors++;
-		if (!t->failed)
-			fprintf(stderr,
-				"minivmm: tap %s: read: %s; not reading "
-				"any more\n",
-				t->ifname, strerror(errno));
-		t->failed = true;
-		if (t->nic->link)
-			t->nic->link(t->nic_opaque, false);
+		stop_for_good(t, strerror(errno));
 		return false;
 	}
-	if (n == 0)
+	if (n == 0) { /* a TAP never ends; the test's socket peer can */
+		stop_for_good(t, "end of file");
 		return false;
+	}
 	if ((size_t)n < t->hdr_len || (size_t)n - t->hdr_len > t->max_frame) {
 		t->st.rx_oversize++;
 		return true;
@@ -210,13 +226,6 @@ static bool read_one(struct tap *t)
 	if (!t->nic->receive(t->nic_opaque, t->buf, (size_t)n))
 		t->st.rx_refused++;
 	return true;
-}
-
-static void stop_reading(struct tap *t)
-{
-	if (t->reading)
-		event_del(t->ev);
-	t->reading = false;
 }
 
 /* fd readable; dm thread, lock held. */
@@ -232,8 +241,6 @@ static void tap_readable(void *opaque)
 		if (!read_one(t))
 			break;
 	}
-	if (t->failed)
-		stop_reading(t);
 }
 
 int tap_start(struct tap *t, struct dm *dm, const struct net_nic_ops *nic,

@@ -56,8 +56,9 @@ struct tap_stats {
  * /dev/net/tun, no permission, a tun (not tap) device of that name, busy).
  * Nothing is read until tap_start().
  */
-/* A read error other than EAGAIN (the interface was deleted) stops
- * reading for good and tells the NIC its link is down. */
+/* A read error other than EAGAIN (the interface was deleted), or end of
+ * file, stops reading for good (the watch is removed, one line on stderr)
+ * and tells the NIC its link is down. */
 struct tap *tap_open(const char *ifname, unsigned flags, char *err,
 		     size_t errlen);
 
