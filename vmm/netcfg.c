@@ -211,15 +211,17 @@ static bool is_kind(const char *kind, const char *s)
 	return !strcmp(kind, s);
 }
 
-/* Kinds QEMU has and minivmm does not. */
+/* Kinds QEMU has and minivmm does not: the one list. */
+static const char *const other_kinds[] = {
+    "user",   "bridge",	 "socket", "stream", "dgram",	   "l2tpv3",	 "vde",
+    "netmap", "hubport", "af-xdp", "passt",  "vhost-user", "vhost-vdpa",
+};
+#define NR_OTHER_KINDS (sizeof(other_kinds) / sizeof(other_kinds[0]))
+
 static bool other_kind(const char *kind)
 {
-	static const char *const other[] = {
-	    "user",    "bridge", "socket", "stream",	 "dgram",
-	    "l2tpv3",  "vde",	 "netmap", "vhost-user", "vhost-vdpa",
-	    "hubport", "af-xdp", "passt"};
-	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
-		if (!strcmp(kind, other[i]))
+	for (size_t i = 0; i < NR_OTHER_KINDS; i++)
+		if (!strcmp(kind, other_kinds[i]))
 			return true;
 	return false;
 }
@@ -227,14 +229,9 @@ static bool other_kind(const char *kind)
 static int unsupported_kind(const char *opt, const char *kind, char *err,
 			    size_t errlen)
 {
-	static const char *const other[] = {
-	    "user",    "bridge", "socket", "stream",	 "dgram",
-	    "l2tpv3",  "vde",	 "netmap", "vhost-user", "vhost-vdpa",
-	    "hubport", "af-xdp", "passt"};
-	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
-		if (!strcmp(kind, other[i]))
-			return fail("%s %s: not supported (only tap and none)",
-				    opt, kind);
+	if (other_kind(kind))
+		return fail("%s %s: not supported (only tap and none)", opt,
+			    kind);
 	return fail("%s: unknown network type '%s' (tap, none)", opt, kind);
 }
 

@@ -523,6 +523,37 @@ Test(netcfg, pcap_frames_in_pieces_lose_the_vnet_header)
 	cr_assert_eq(b[40 + 30], 2);
 }
 
+/* QEMU's other network kinds say so on all three options, bare or with
+ * options; "-net passt" is not taken for the tap shorthand. */
+Test(netcfg, other_kinds_are_not_supported_everywhere)
+{
+	static const char *const kinds[] = {
+	    "user",   "bridge",	    "socket",	 "stream",  "dgram",
+	    "l2tpv3", "vde",	    "netmap",	 "hubport", "af-xdp",
+	    "passt",  "vhost-user", "vhost-vdpa"};
+	static const char *const opts[] = {"-net", "-nic", "-netdev"};
+	struct net_config c;
+	char e[256], arg[64], want[64];
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		for (size_t o = 0; o < 3; o++)
+			for (int with_opts = 0; with_opts < 2; with_opts++) {
+				snprintf(arg, sizeof(arg), "%s%s", kinds[k],
+					 with_opts ? ",id=n0" : "");
+				const char *a[] = {opts[o], arg};
+				cr_assert_neq(parse_all(&c, a, 2, e, sizeof(e)),
+					      0, "%s %s", opts[o], arg);
+				snprintf(want, sizeof(want),
+					 "%s %s: not supported", opts[o],
+					 kinds[k]);
+				cr_assert(strstr(e, want), "%s", e);
+			}
+	for (size_t o = 0; o < 3; o++) {
+		const char *a[] = {opts[o], "slirp,id=n0"};
+		cr_assert_neq(parse_all(&c, a, 2, e, sizeof(e)), 0);
+		cr_assert(strstr(e, "unknown network type 'slirp'"), "%s", e);
+	}
+}
+
 Test(netcfg, nic_alone_has_no_cable_and_errors_are_clear)
 {
 	struct net_config c;
