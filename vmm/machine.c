@@ -4,6 +4,7 @@
  */
 #include "vmm/machine.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,9 @@
 #include "hw/uart16550.h"
 #include "hw/virtio_blk.h"
 #include "hw/virtio_net.h"
+#include "vmm/backend/chardev.h"
 #include "vmm/backend/pcap.h"
 #include "vmm/backend/tap.h"
-#include "vmm/backend/chardev.h"
 #include "vmm/loader.h"
 #include "vmm/monitor.h"
 #include "vmm/vm.h"
@@ -89,14 +90,33 @@ static void a20_changed(void *opaque, int value)
 
 /* --- console --------------------------------------------------------- */
 
+/* How long port 0xE9's output waits for a non-blocking stdout that takes
+ * nothing (the device-model thread waits with it). */
+#define STDOUT_STALL_MS 5000
+
+/* Port 0xE9. Short writes and EINTR are retried, a full non-blocking stdout
+ * is waited for; when it fails or stalls, one line says the output stops. */
 static void stdout_bytes(void *opaque, const uint8_t *buf, size_t n)
 {
 	struct machine *m = opaque;
-	if (m->serial && !strcmp(chardev_kind(m->serial), "stdio"))
+	if (m->serial && !strcmp(chardev_kind(m->serial), "stdio")) {
 		chardev_write(m->serial, buf, n);
+		return;
+	}
+	if (m->stdout_broken ||
+	    !chardev_write_fd(STDOUT_FILENO, buf, n, STDOUT_STALL_MS))
+		return;
+	m->stdout_broken = true;
+	if (errno == ETIMEDOUT)
+		fprintf(stderr,
+			"minivmm: stdout took nothing for %d s; debug console "
+			"(port 0xe9) output stops here\n",
+			STDOUT_STALL_MS / 1000);
 	else
-		while (write(STDOUT_FILENO, buf, n) < 0 && 0)
-			;
+		fprintf(stderr,
+			"minivmm: stdout: %s; debug console (port 0xe9) output "
+			"stops here\n",
+			strerror(errno));
 }
 
 static void chardev_bytes(void *opaque, const uint8_t *buf, size_t n)

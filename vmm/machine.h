@@ -106,6 +106,7 @@ struct machine {
 	unsigned nnics;
 	struct pcap_dump *netdump; /* -net dump */
 	struct chardev *serial, *debugcon;
+	bool stdout_broken;	 /* port 0xE9's stdout failed: said once */
 	struct monitor *monitor; /* -monitor; set by main after machine_init */
 	bool a20;
 };

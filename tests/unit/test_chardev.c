@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/backend/chardev.h"
@@ -427,6 +429,92 @@ Test(chardev, write_all_through_full_nonblocking_pipe)
 	cr_assert(d.pattern_ok);
 	free(buf);
 	close(p[0]);
+}
+
+static unsigned alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+/* A blocking pipe and a timer signal without SA_RESTART: write() returns
+ * short counts and EINTR; every byte still goes, in order. */
+Test(chardev, write_fd_retries_short_writes_and_eintr)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	fcntl(p[1], F_SETPIPE_SZ, 4096);
+	struct sigaction sa = {.sa_handler = on_alarm}; /* no SA_RESTART */
+	sigaction(SIGALRM, &sa, NULL);
+	sigset_t alrm, old;
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	/* The reader inherits SIGALRM blocked: the writer gets them all. */
+	pthread_sigmask(SIG_BLOCK, &alrm, &old);
+	struct drain d = {.fd = p[0]};
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, drain_thread, &d), 0);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	struct itimerval it = {{0, 300}, {0, 300}};
+	setitimer(ITIMER_REAL, &it, NULL);
+	size_t len = 1 << 20;
+	uint8_t *buf = malloc(len);
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 7);
+	cr_assert_eq(chardev_write_fd(p[1], buf, len, 1000), 0, "%s",
+		     strerror(errno));
+	struct itimerval off = {0};
+	setitimer(ITIMER_REAL, &off, NULL);
+	close(p[1]);
+	pthread_join(t, NULL);
+	cr_assert_gt(alarms, 0);
+	cr_assert_eq(d.total, len, "every byte written");
+	cr_assert(d.pattern_ok);
+	free(buf);
+	close(p[0]);
+}
+
+/* Nobody reads a full non-blocking pipe: the wait ends after the stall
+ * bound with ETIMEDOUT, and what went is the start of the buffer. */
+Test(chardev, write_fd_stall_is_bounded)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	fcntl(p[1], F_SETPIPE_SZ, 4096);
+	fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK);
+	fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+	static uint8_t buf[64 << 10];
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(chardev_write_fd(p[1], buf, sizeof(buf), 100), -1);
+	cr_assert_eq(errno, ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+		  (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_assert_geq(ms, 90, "waited %ld ms", ms);
+	cr_assert_lt(ms, 5000, "waited %ld ms", ms);
+	uint8_t got[sizeof(buf)];
+	ssize_t n = read(p[0], got, sizeof(got));
+	cr_assert_gt(n, 0);
+	cr_assert_lt(n, (ssize_t)sizeof(buf));
+	cr_assert_eq(memcmp(got, buf, (size_t)n), 0);
+	close(p[0]);
+	close(p[1]);
+}
+
+Test(chardev, write_fd_reports_a_closed_reader)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	close(p[0]);
+	signal(SIGPIPE, SIG_IGN);
+	cr_assert_eq(chardev_write_fd(p[1], "x", 1, 100), -1);
+	cr_assert_eq(errno, EPIPE);
+	close(p[1]);
 }
 
 /* A pty pair: the slave stands in for the user's terminal. */

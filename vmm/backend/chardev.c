@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CTRL_A	0x01
@@ -146,20 +147,63 @@ static int term_make_raw(int fd, char *err, size_t errlen)
 
 /* ---- output ---- */
 
-static void write_all(int fd, const uint8_t *p, size_t n, bool *broken)
+static int64_t mono_ms(void)
 {
-	while (n && !*broken) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until fd takes output or stall_ms (-1: for ever) pass. 0 or -1. */
+static int wait_writable(int fd, int stall_ms)
+{
+	int64_t until = mono_ms() + stall_ms;
+	int left = stall_ms;
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		int r = poll(&pfd, 1, left);
+		if (r > 0)
+			return 0; /* room, or an error the write will tell */
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (errno != EINTR)
+			return -1;
+		if (stall_ms >= 0) {
+			int64_t d = until - mono_ms();
+			left = d > 0 ? (int)d : 0;
+		}
+	}
+}
+
+int chardev_write_fd(int fd, const void *buf, size_t n, int stall_ms)
+{
+	const uint8_t *p = buf;
+	while (n) {
 		ssize_t w = write(fd, p, n);
 		if (w > 0) {
 			p += w;
 			n -= (size_t)w;
-		} else if (w < 0 && errno == EAGAIN) {
-			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-			poll(&pfd, 1, -1); /* wait for room, don't spin */
-		} else if (!(w < 0 && errno == EINTR)) {
-			*broken = true; /* EPIPE, EIO...: stop writing */
+		} else if (w < 0 && errno == EINTR) {
+			continue;
+		} else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wait_writable(fd, stall_ms)) /* don't spin */
+				return -1;
+		} else {
+			if (w == 0)
+				errno = EIO;
+			return -1; /* EPIPE, EIO... */
 		}
 	}
+	return 0;
+}
+
+static void write_all(int fd, const uint8_t *p, size_t n, bool *broken)
+{
+	/* A full terminal waits: the chardev's output is never dropped. */
+	if (!*broken && chardev_write_fd(fd, p, n, -1))
+		*broken = true; /* EPIPE, EIO...: stop writing */
 }
 
 void chardev_write(struct chardev *c, const void *buf, size_t n)

@@ -58,6 +58,14 @@ void chardev_set_handlers(struct chardev *c, chardev_rx_fn rx,
 void chardev_write(struct chardev *c, const void *buf, size_t n);
 
 /*
+ * The same on any descriptor: short writes and EINTR are retried, EAGAIN
+ * waits in poll() for room, at most stall_ms (-1: for ever) each time
+ * nothing could be written. 0 when all n bytes went, else -1 with errno
+ * (ETIMEDOUT: stalled); a first part of them may have gone.
+ */
+int chardev_write_fd(int fd, const void *buf, size_t n, int stall_ms);
+
+/*
  * The consumer has room again. Never calls rx synchronously: delivery is
  * scheduled on the event_base, so this may be called with the consumer's
  * lock held (and from another thread if libevent threading is enabled).
