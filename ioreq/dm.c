@@ -184,19 +184,25 @@ int dm_init(struct dm *dm, enum dm_mode mode, unsigned nvcpus)
 	return 0;
 }
 
+/* Everything is set to NULL as it goes, so a second call does nothing. */
 void dm_destroy(struct dm *dm)
 {
+	dm_stop(dm);
 	for (unsigned i = 0; dm->slot_ev && i < dm->page.nslots; i++)
 		if (dm->slot_ev[i])
 			event_free(dm->slot_ev[i]);
 	free(dm->slot_ev);
+	dm->slot_ev = NULL;
 	if (dm->page.slots)
 		ioreq_page_destroy(&dm->page);
 	if (dm->clock_ev)
 		event_free(dm->clock_ev);
-	clock_free(dm->clock);
+	dm->clock_ev = NULL;
+	clock_free(dm->clock); /* and the timers devices still hold */
+	dm->clock = NULL;
 	if (dm->base)
 		event_base_free(dm->base);
+	dm->base = NULL;
 	bus_destroy(&dm->io);
 	bus_destroy(&dm->mmio);
 }

@@ -63,6 +63,10 @@ const char *dm_mode_name(enum dm_mode mode);
 
 /* Creates the loop, clock, buses and (for dm/poll) the ioreq page. */
 int dm_init(struct dm *dm, enum dm_mode mode, unsigned nvcpus);
+/* Stops the thread, then frees what dm_init made, the clock's remaining
+ * timers included: whoever holds an event or a timer of this dm frees it
+ * before. Its owner (struct vm: vm_destroy) calls it; a second call, or
+ * one after a dm_init that failed half-way, is harmless. */
 void dm_destroy(struct dm *dm);
 int dm_start(struct dm *dm); /* spawns the device-model thread */
 void dm_stop(struct dm *dm); /* asks it to stop and joins it */

@@ -206,12 +206,16 @@ int vm_create(struct vm *vm)
 	return 0;
 }
 
+/* The vm owns its dm (vm_prepare made it): it goes here, once, after the
+ * vm's own timer on its clock. The machine's events and timers on it are
+ * gone by now (machine_fini) or die with it (clock_free). */
 void vm_destroy(struct vm *vm)
 {
 	dm_stop(&vm->dm);
 	if (vm->halt_timer)
 		vtimer_free(vm->halt_timer);
 	vm->halt_timer = NULL;
+	dm_destroy(&vm->dm);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		if (vm->vcpus[i].run)
 			munmap(vm->vcpus[i].run, vm->vcpus[i].run_size);
