@@ -308,7 +308,7 @@ static void fill_config(struct virtio_blk *s)
 	uint8_t *c = s->vd.config;
 	uint64_t cap = s->blk ? s->blk->size / VIRTIO_BLK_SECTOR : 0;
 	put_le(c + VIRTIO_BLK_CFG_CAPACITY, 8, cap);
-	put_le(c + VIRTIO_BLK_CFG_SIZE_MAX, 4, VIRTIO_BLK_SIZE_MAX);
+	/* size_max stays 0: SIZE_MAX is not offered (hw/virtio_blk.h). */
 	put_le(c + VIRTIO_BLK_CFG_SEG_MAX, 4, VIRTIO_BLK_SEG_MAX);
 	put_le(c + VIRTIO_BLK_CFG_BLK_SIZE, 4, VIRTIO_BLK_SECTOR);
 	c[VIRTIO_BLK_CFG_PHYS_BLOCK_EXP] = 0; /* physical = logical */
@@ -324,8 +324,7 @@ struct virtio_blk *virtio_blk_new(struct blk *disk, struct guest_mem *gm,
 	struct virtio_blk *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	uint64_t f = VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX) |
-		     VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) |
+	uint64_t f = VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) |
 		     VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) |
 		     VIRTIO_BIT(VIRTIO_BLK_F_TOPOLOGY) |
 		     VIRTIO_BIT(VIRTIO_BLK_F_FLUSH);

@@ -3,10 +3,13 @@
  * request queue of 256 entries, over the virtio core (hw/virtio.h) and
  * the modern PCI transport (hw/virtio_pci.h): 1af4:1042, class 0x010000.
  *
- * Features offered: SIZE_MAX, SEG_MAX, BLK_SIZE (512), TOPOLOGY, FLUSH,
- * RO for read-only images, plus the ring's INDIRECT_DESC and EVENT_IDX.
- * DISCARD and WRITE_ZEROES are not: the block backend has no such
- * operation.
+ * Features offered: SEG_MAX, BLK_SIZE (512), TOPOLOGY, FLUSH, RO for
+ * read-only images, plus the ring's INDIRECT_DESC and EVENT_IDX. DISCARD
+ * and WRITE_ZEROES are not: the block backend has no such operation.
+ * SIZE_MAX is not either (as on QEMU): a segment may be any length, and
+ * SeaBIOS 1.16 sizes its requests as a 16-bit count of
+ * size_max * seg_max / 512 sectors, which is 0 for 1 MiB * 64 and made it
+ * send empty requests for ever instead of booting the disk.
  *
  * Requests (header {le32 type, le32 reserved, le64 sector}, data, status
  * byte) may be framed any way: the header is the first 16 device-readable
@@ -77,7 +80,6 @@
 #define VIRTIO_BLK_ID_BYTES   20
 #define VIRTIO_BLK_QUEUE_SIZE VIRTIO_QUEUE_MAX_SIZE
 #define VIRTIO_BLK_SEG_MAX    BLK_MAX_IOV
-#define VIRTIO_BLK_SIZE_MAX   (1u << 20) /* bytes per segment */
 #define VIRTIO_BLK_CLASS      0x010000	 /* mass storage, SCSI */
 
 /* Host-side counters, for -stats and tests. */

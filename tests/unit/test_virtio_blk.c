@@ -365,16 +365,14 @@ Test(virtio_blk, config_and_features)
 	cr_assert_eq(cfg_rd(r, SLOT, PCI_CLASS_REVISION, 4), 0x01000001);
 	cr_assert_eq(dev_cfg(r, VIRTIO_BLK_CFG_CAPACITY, 8), DISK_SIZE / 512);
 	cr_assert_eq(dev_cfg(r, VIRTIO_BLK_CFG_CAPACITY, 4), DISK_SIZE / 512);
-	cr_assert_eq(dev_cfg(r, VIRTIO_BLK_CFG_SIZE_MAX, 4),
-		     VIRTIO_BLK_SIZE_MAX);
+	cr_assert_eq(dev_cfg(r, VIRTIO_BLK_CFG_SIZE_MAX, 4), 0);
 	cr_assert_eq(dev_cfg(r, VIRTIO_BLK_CFG_SEG_MAX, 4), BLK_MAX_IOV);
 	cr_assert_eq(dev_cfg(r, VIRTIO_BLK_CFG_BLK_SIZE, 4), 512);
 	cr_assert_eq(dev_cfg(r, VIRTIO_BLK_CFG_PHYS_BLOCK_EXP, 1), 0);
 	cr_assert_eq(dev_cfg(r, VIRTIO_BLK_CFG_MIN_IO_SIZE, 2), 1);
 	cwr(r, VIRTIO_PCI_DEVICE_FEATURE_SELECT, 4, 0);
 	uint32_t f = crd(r, VIRTIO_PCI_DEVICE_FEATURE, 4);
-	uint32_t want = 1u << VIRTIO_BLK_F_SIZE_MAX |
-			1u << VIRTIO_BLK_F_SEG_MAX |
+	uint32_t want = 1u << VIRTIO_BLK_F_SEG_MAX |
 			1u << VIRTIO_BLK_F_BLK_SIZE | 1u << VIRTIO_BLK_F_FLUSH |
 			1u << VIRTIO_BLK_F_TOPOLOGY |
 			1u << VIRTIO_F_INDIRECT_DESC | 1u << VIRTIO_F_EVENT_IDX;
