@@ -3,7 +3,9 @@
 #
 #   make iso            images/out/demo.iso (ISOLINUX, cat.c32, kernel, initrd)
 #   make demo-iso       boot it under SeaBIOS, COM1 on this terminal
-#   make check-seabios  the acceptance test (tests/integration/seabios-cd.sh)
+#   make check-seabios  the acceptance tests: the demo CD (tests/integration/
+#                       seabios-cd.sh) and a boot sector on the IDE disk and
+#                       on virtio-blk (seabios-disk.sh)
 #
 # images/out/ stays in the source tree (gitignored) and survives `make
 # clean`: it holds the kernel package cache, so only the first build needs
@@ -21,8 +23,10 @@ demo-iso: minivmm $(DEMO_ISO)
 	$(KVMRUN) -o -t 0 -- ./minivmm -bios $(SEABIOS_BIN) -cdrom $(DEMO_ISO) -nographic
 
 check-seabios: minivmm $(DEMO_ISO)
-	SEABIOS=$(SEABIOS_BIN) $(KVMRUN) -t 600 -- \
-		$(SRCDIR)/tests/integration/seabios-cd.sh ./minivmm $(DEMO_ISO)
+	SEABIOS=$(SEABIOS_BIN) WORK=$(B)/seabios-disk $(KVMRUN) -t 900 -- sh -c \
+		'$(SRCDIR)/tests/integration/seabios-cd.sh ./minivmm $(DEMO_ISO); a=$$?; \
+		$(SRCDIR)/tests/integration/seabios-disk.sh ./minivmm; b=$$?; \
+		[ $$a = 0 ] && [ $$b = 0 ]'
 
 check: check-seabios
 
