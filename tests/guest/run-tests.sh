@@ -260,5 +260,32 @@ for chip in user kernel; do
 	verdict "halt-$chip" "" "" "$p"
 done
 
+# /dev/kvm that this user may not open: one clear line and status 1, no
+# crash (the CLI tests check the missing /dev/kvm on hosts without one).
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	nobody="setpriv --reuid=65534 --regid=65534 --clear-groups --"
+	if $nobody sh -c ': <>/dev/kvm' 2>/dev/null; then
+		echo "SKIP   kvm-permission: /dev/kvm is open to every user here"
+	else
+		pdir=$(mktemp -d)
+		chmod 755 "$pdir"
+		cp "$VMM" "$DIR/halt.bin" "$pdir/" && chmod 644 "$pdir/halt.bin"
+		T0=$(date -u +%s)
+		OUT=$(timeout "$TIMEOUT" $nobody "$pdir/minivmm" -bios \
+			"$pdir/halt.bin" -nographic </dev/null 2>"$LOGS/kvm-permission.err")
+		RC=$?
+		p=
+		[ $RC = 1 ] && RC=0 || p=" exit status $RC, want 1;"
+		grep -q "cannot open /dev/kvm: Permission denied" \
+			"$LOGS/kvm-permission.err" || p+=" no 'cannot open /dev/kvm: Permission denied';"
+		[ "$(grep -c '^minivmm: ' "$LOGS/kvm-permission.err")" = 1 ] ||
+			p+=" not one 'minivmm:' line on stderr;"
+		verdict kvm-permission "" "" "$p"
+		rm -rf "$pdir"
+	fi
+else
+	echo "SKIP   kvm-permission: needs root and setpriv"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
