@@ -13,10 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hw/i440fx.h"
 #include "hw/pci.h"
-#include "hw/piix3.h"
 #include "hw/virtio_pci.h"
+#include "tests/unit/fake_guest.h"
+#include "tests/unit/fake_pc.h"
 #include "vmm/irqfd.h"
 
 struct fake_kvm {
@@ -204,10 +204,7 @@ Test(irqfd, out_of_routes_falls_back)
 #define MSIX_BAR 0xfebf8000u
 
 struct rig {
-	struct bus io, mmio;
-	struct pci_bus *pb;
-	struct i440fx nb;
-	struct piix3 sb;
+	struct fake_pc pc;
 	uint8_t *ram;
 	struct guest_mem gm;
 	struct virtio_dev vd;
@@ -225,61 +222,28 @@ static void sink(void *opaque, uint64_t addr, uint32_t data)
 	r->last_data = data;
 }
 
-static void no_pic(void *opaque, int line, int level)
-{
-	(void)opaque;
-	(void)line;
-	(void)level;
-}
-
-static void wr(struct rig *r, uint64_t a, unsigned size, uint64_t v)
-{
-	bus_access(&r->mmio, a, size, true, &v, 1);
-}
-
-static void cfg_wr(struct rig *r, unsigned off, unsigned size, uint32_t v)
-{
-	uint32_t a = 0x80000000u | SLOT << 11 | (off & 0xfc);
-	bus_access(&r->io, 0xcf8, 4, true, &a, 1);
-	bus_access(&r->io, 0xcfc + (off & 3), size, true, &v, 1);
-}
-
-static void entry(struct rig *r, unsigned v, uint64_t addr, uint32_t data,
-		  bool masked)
-{
-	uint64_t e = MSIX_BAR + 16 * v;
-	wr(r, e, 4, (uint32_t)addr);
-	wr(r, e + 4, 4, addr >> 32);
-	wr(r, e + 8, 4, data);
-	wr(r, e + 12, 4, masked);
-}
-
 static struct rig *rig_new(void)
 {
 	struct rig *r = calloc(1, sizeof(*r));
-	bus_init(&r->io, "port");
-	bus_init(&r->mmio, "mmio");
-	r->pb = pci_bus_new(&r->io, &r->mmio);
-	cr_assert_eq(pci_bus_attach(r->pb), 0);
-	cr_assert_eq(i440fx_init(&r->nb, r->pb), 0);
-	cr_assert_eq(piix3_init(&r->sb, r->pb, (struct irq_chip){no_pic, r}),
-		     0);
-	r->ram = calloc(1, 1 << 20);
-	cr_assert_eq(gm_add(&r->gm, 0, 1 << 20, r->ram, false), 0);
+	fake_pc_init(&r->pc);
+	r->ram = fake_ram_add(&r->gm, 0, 1 << 20, false);
 	cr_assert_eq(virtio_init(&r->vd, NULL, r, &r->gm, 1, 2, 16, 0), 0);
 	msix_irqfd_init(&r->x, &router, 3);
 	struct virtio_pci_wiring w = {.msi = {sink, r},
 				      .vectors = {msix_irqfd_send, &r->x}};
 	cr_assert_not_null(
-	    virtio_pci_init(&r->vp, &r->vd, r->pb, SLOT, 0x020000, &w));
-	cfg_wr(r, PCI_BAR0 + 4 * VIRTIO_PCI_BAR, 4, BAR);
-	cfg_wr(r, PCI_BAR0 + 4 * VIRTIO_PCI_MSIX_BAR, 4, MSIX_BAR);
-	cfg_wr(r, PCI_COMMAND, 2, PCI_CMD_MEMORY | PCI_CMD_MASTER);
+	    virtio_pci_init(&r->vp, &r->vd, r->pc.pb, SLOT, 0x020000, &w));
+	pc_cfg_wr(&r->pc, SLOT, PCI_BAR0 + 4 * VIRTIO_PCI_BAR, 4, BAR);
+	pc_cfg_wr(&r->pc, SLOT, PCI_BAR0 + 4 * VIRTIO_PCI_MSIX_BAR, 4,
+		  MSIX_BAR);
+	pc_cfg_wr(&r->pc, SLOT, PCI_COMMAND, 2,
+		  PCI_CMD_MEMORY | PCI_CMD_MASTER);
 	/* Queue 0 -> vector 1, config -> vector 0; MSI-X on. */
-	wr(r, BAR + VIRTIO_PCI_MSIX_CONFIG, 2, 0);
-	wr(r, BAR + VIRTIO_PCI_QUEUE_SELECT, 2, 0);
-	wr(r, BAR + VIRTIO_PCI_QUEUE_MSIX_VECTOR, 2, 1);
-	cfg_wr(r, r->vp.msix_cap + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+	pc_wr(&r->pc, BAR + VIRTIO_PCI_MSIX_CONFIG, 2, 0);
+	pc_wr(&r->pc, BAR + VIRTIO_PCI_QUEUE_SELECT, 2, 0);
+	pc_wr(&r->pc, BAR + VIRTIO_PCI_QUEUE_MSIX_VECTOR, 2, 1);
+	pc_cfg_wr(&r->pc, SLOT, r->vp.msix_cap + PCI_MSIX_FLAGS, 2,
+		  PCI_MSIX_FLAGS_ENABLE);
 	return r;
 }
 
@@ -287,9 +251,7 @@ static void rig_free(struct rig *r)
 {
 	virtio_pci_detach(&r->vp);
 	msix_irqfd_fini(&r->x);
-	pci_bus_free(r->pb);
-	bus_destroy(&r->io);
-	bus_destroy(&r->mmio);
+	fake_pc_fini(&r->pc);
 	free(r->ram);
 	free(r);
 }
@@ -302,24 +264,24 @@ static void interrupt(struct rig *r, int q)
 Test(irqfd, virtio_pci_vectors_take_the_eventfd)
 {
 	struct rig *r = rig_new();
-	entry(r, 1, 0xfee00000, 0x4041, false);
+	pc_msix_entry(&r->pc, MSIX_BAR, 1, 0xfee00000, 0x4041, false);
 	interrupt(r, 0);
 	cr_assert_eq(r->msis, 0, "KVM_SIGNAL_MSI used");
 	cr_assert_eq(signalled(r->x.v[1].fd), 1);
 	unsigned g = gsi_of(&r->x, 1) - IRQFD_GSI_BASE;
 	cr_assert_eq(kvm.route[g].data, 0x4041);
 	/* Masked: pending, no signal; unmasking sends it. */
-	entry(r, 1, 0xfee00000, 0x4041, true);
+	pc_msix_entry(&r->pc, MSIX_BAR, 1, 0xfee00000, 0x4041, true);
 	interrupt(r, 0);
 	cr_assert_eq(signalled(r->x.v[1].fd), 0);
 	/* The guest retargets it while masked (Linux's set_affinity),
 	 * then unmasks: the pending interrupt goes to the new message. */
-	entry(r, 1, 0xfee02000, 0x4051, false);
+	pc_msix_entry(&r->pc, MSIX_BAR, 1, 0xfee02000, 0x4051, false);
 	cr_assert_eq(signalled(r->x.v[1].fd), 1);
 	cr_assert_eq(kvm.route[g].addr, 0xfee02000);
 	cr_assert_eq(kvm.route[g].data, 0x4051);
 	/* The config vector, and a refused routing: the sink takes it. */
-	entry(r, 0, 0xfee00000, 0x4030, false);
+	pc_msix_entry(&r->pc, MSIX_BAR, 0, 0xfee00000, 0x4030, false);
 	kvm.routes_rc = -ENOMEM;
 	interrupt(r, VIRTIO_CONFIG_IRQ);
 	cr_assert_eq(r->msis, 1);

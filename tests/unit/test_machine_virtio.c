@@ -23,6 +23,7 @@
 #include "hw/virtio_blk.h"
 #include "hw/virtio_net.h"
 #include "ioreq/bytes.h"
+#include "tests/unit/fake_guest.h"
 #include "vmm/backend/tap.h"
 #include "vmm/machine.h"
 #include "vmm/vm.h"
@@ -117,18 +118,6 @@ static void cfg_wr(struct rig *r, int dev, unsigned off, unsigned size,
 	pci_bus_cfg_write(r->m.pci, 0, dev, 0, off, size, v);
 }
 
-static void wr(struct rig *r, uint64_t a, unsigned size, uint64_t v)
-{
-	bus_access(&r->vm.dm.mmio, a, size, true, &v, 1);
-}
-
-static uint64_t rd(struct rig *r, uint64_t a, unsigned size)
-{
-	uint64_t v = 0;
-	bus_access(&r->vm.dm.mmio, a, size, false, &v, 1);
-	return v;
-}
-
 static bool has_msix(struct rig *r, int dev)
 {
 	for (unsigned p = cfg_rd(r, dev, PCI_CAP_PTR, 1); p;
@@ -143,42 +132,27 @@ static bool has_msix(struct rig *r, int dev)
 static uint8_t read_sector(struct rig *r, int dev, struct blk *b)
 {
 	uint8_t *ram = r->vm.ram;
-	const uint64_t bar = BAR + 0x100000u * dev; /* one BAR per function */
+	/* One BAR per function. */
+	const struct vp_drv d = {&r->vm.dm.mmio, BAR + 0x100000u * dev};
+	struct vring_drv vq;
 	memset(ram + DESC, 0, 0x5000);
-	cfg_wr(r, dev, PCI_BAR0 + 16, 4, bar);
+	cfg_wr(r, dev, PCI_BAR0 + 16, 4, d.bar);
 	cfg_wr(r, dev, PCI_COMMAND, 2, PCI_CMD_MEMORY | PCI_CMD_MASTER);
-	wr(r, bar + VIRTIO_PCI_DEVICE_STATUS, 1, 0);
-	wr(r, bar + VIRTIO_PCI_DEVICE_STATUS, 1, 3);
-	wr(r, bar + VIRTIO_PCI_DRIVER_FEATURE_SELECT, 4, 1);
-	wr(r, bar + VIRTIO_PCI_DRIVER_FEATURE, 4, 1);
-	wr(r, bar + VIRTIO_PCI_DEVICE_STATUS, 1, 0x0b);
-	wr(r, bar + VIRTIO_PCI_QUEUE_SIZE, 2, 8);
-	wr(r, bar + VIRTIO_PCI_QUEUE_DESC, 8, DESC);
-	wr(r, bar + VIRTIO_PCI_QUEUE_DRIVER, 8, AVAIL);
-	wr(r, bar + VIRTIO_PCI_QUEUE_DEVICE, 8, USED);
-	wr(r, bar + VIRTIO_PCI_QUEUE_ENABLE, 2, 1);
-	wr(r, bar + VIRTIO_PCI_DEVICE_STATUS, 1, 0x0f);
-	cr_assert_eq(rd(r, bar + VIRTIO_PCI_DEVICE_STATUS, 1), 0x0f);
+	cr_assert_eq(vp_negotiate(&d, VIRTIO_BIT(VIRTIO_F_VERSION_1)), 0x0b);
+	vring_init(&vq, ram, 8, DESC, AVAIL, USED);
+	vp_queue(&d, 0, &vq);
+	vp_driver_ok(&d);
 	put_le(ram + HDR, 4, VIRTIO_BLK_T_IN);
 	put_le(ram + HDR + 8, 8, 3);
 	ram[HDR + 16] = 0xee;
-	const struct {
-		uint64_t a;
-		uint32_t len;
-		uint16_t fl;
-	} d[3] = {{HDR, 16, 1}, {DATA, 512, 3}, {HDR + 16, 1, 2}};
-	for (int i = 0; i < 3; i++) {
-		put_le(ram + DESC + 16 * i, 8, d[i].a);
-		put_le(ram + DESC + 16 * i + 8, 4, d[i].len);
-		put_le(ram + DESC + 16 * i + 12, 2, d[i].fl);
-		put_le(ram + DESC + 16 * i + 14, 2, i + 1);
-	}
-	put_le(ram + AVAIL + 2, 2, 1);
+	const struct vring_buf req[3] = {
+	    {HDR, 16, false}, {DATA, 512, true}, {HDR + 16, 1, true}};
+	vring_post(&vq, 0, req, 3, 0);
 	dm_lock(&r->vm.dm);
-	wr(r, bar + VIRTIO_PCI_NOTIFY_OFF, 2, 0);
+	vp_kick(&d, 0);
 	blk_drain(b);
 	dm_unlock(&r->vm.dm);
-	cr_assert_eq(get_le(ram + USED + 2, 2), 1);
+	cr_assert_eq(vring_used_idx(&vq), 1);
 	cr_assert_eq(ram[HDR + 16], VIRTIO_BLK_S_OK);
 	return ram[DATA];
 }
@@ -270,11 +244,11 @@ Test(machine_virtio, virtio_net_functions_and_wiring)
 	cr_assert_eq(cfg_rd(r, 5, PCI_INTERRUPT_LINE, 1), 10);
 	cr_assert(!has_msix(r, 3));
 	/* No cable: link down, the MAC from the defaults. */
-	const uint64_t bar = BAR + 0x100000u * 5;
-	cfg_wr(r, 5, PCI_BAR0 + 16, 4, bar);
+	const struct vp_drv d = {&r->vm.dm.mmio, BAR + 0x100000u * 5};
+	cfg_wr(r, 5, PCI_BAR0 + 16, 4, d.bar);
 	cfg_wr(r, 5, PCI_COMMAND, 2, PCI_CMD_MEMORY);
-	cr_assert_eq(rd(r, bar + VIRTIO_PCI_DEVICE_OFF + 5, 1), 0x08);
-	cr_assert_eq(rd(r, bar + VIRTIO_PCI_DEVICE_OFF + 6, 2), 0);
+	cr_assert_eq(vp_rd(&d, VIRTIO_PCI_DEVICE_OFF + 5, 1), 0x08);
+	cr_assert_eq(vp_rd(&d, VIRTIO_PCI_DEVICE_OFF + 6, 2), 0);
 	cr_assert(!r->m.nic[0].vnet_hdr);
 	teardown_rig(r);
 	/* irqchip=kernel: MSI-X; ioeventfd=on: one eventfd per queue. */
@@ -302,12 +276,12 @@ Test(machine_virtio, virtio_net_functions_and_wiring)
 		tap_close(probe);
 		build_net(r, t, 2, false, false, false);
 		cr_assert(r->m.nic[0].vnet_hdr);
-		cfg_wr(r, 3, PCI_BAR0 + 16, 4, bar);
+		cfg_wr(r, 3, PCI_BAR0 + 16, 4, d.bar);
 		cfg_wr(r, 3, PCI_COMMAND, 2, PCI_CMD_MEMORY);
-		cr_assert_eq(rd(r, bar + VIRTIO_PCI_DEVICE_OFF + 6, 2), 1,
+		cr_assert_eq(vp_rd(&d, VIRTIO_PCI_DEVICE_OFF + 6, 2), 1,
 			     "link up");
-		wr(r, bar + VIRTIO_PCI_DEVICE_FEATURE_SELECT, 4, 0);
-		cr_assert(rd(r, bar + VIRTIO_PCI_DEVICE_FEATURE, 4) &
+		vp_wr(&d, VIRTIO_PCI_DEVICE_FEATURE_SELECT, 4, 0);
+		cr_assert(vp_rd(&d, VIRTIO_PCI_DEVICE_FEATURE, 4) &
 			      (1u << VIRTIO_NET_F_GUEST_TSO4),
 			  "the TAP's offloads are offered");
 		teardown_rig(r);
@@ -333,15 +307,6 @@ static void eth_frame(uint8_t *f, size_t len, uint8_t tag)
 	f[13] = ETH_P_TEST & 0xff;
 	for (size_t i = 14; i < len; i++)
 		f[i] = (uint8_t)(i * tag + 1);
-}
-
-static void put_desc(uint8_t *ram, uint64_t table, unsigned i, uint64_t a,
-		     uint32_t len, uint16_t fl)
-{
-	put_le(ram + table + 16 * i, 8, a);
-	put_le(ram + table + 16 * i + 8, 4, len);
-	put_le(ram + table + 16 * i + 12, 2, fl);
-	put_le(ram + table + 16 * i + 14, 2, 0);
 }
 
 Test(machine_virtio, virtio_net_on_a_real_tap_both_ways)
@@ -378,48 +343,38 @@ Test(machine_virtio, virtio_net_on_a_real_tap_both_ways)
 
 	/* The driver: MRG_RXBUF, both queues of 8, two receive buffers. */
 	uint8_t *ram = r->vm.ram;
-	const uint64_t bar = BAR + 0x300000u;
-	const uint64_t ring[2] = {0x20000, 0x24000}; /* desc, +0x1000 avail,
-							+0x2000 used */
+	const struct vp_drv d = {&r->vm.dm.mmio, BAR + 0x300000u};
+	const uint64_t f_drv = VIRTIO_BIT(VIRTIO_F_VERSION_1) |
+			       VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) |
+			       VIRTIO_BIT(VIRTIO_NET_F_MAC);
+	struct vring_drv vq[2];
 	memset(ram + 0x20000, 0, 0x10000);
-	cfg_wr(r, 3, PCI_BAR0 + 16, 4, bar);
+	cfg_wr(r, 3, PCI_BAR0 + 16, 4, d.bar);
 	cfg_wr(r, 3, PCI_COMMAND, 2, PCI_CMD_MEMORY | PCI_CMD_MASTER);
 	dm_lock(&r->vm.dm);
-	wr(r, bar + VIRTIO_PCI_DEVICE_STATUS, 1, 3);
-	wr(r, bar + VIRTIO_PCI_DRIVER_FEATURE_SELECT, 4, 0);
-	wr(r, bar + VIRTIO_PCI_DRIVER_FEATURE, 4,
-	   1u << VIRTIO_NET_F_MRG_RXBUF | 1u << VIRTIO_NET_F_MAC);
-	wr(r, bar + VIRTIO_PCI_DRIVER_FEATURE_SELECT, 4, 1);
-	wr(r, bar + VIRTIO_PCI_DRIVER_FEATURE, 4, 1);
-	wr(r, bar + VIRTIO_PCI_DEVICE_STATUS, 1, 0x0b);
+	cr_assert_eq(vp_negotiate(&d, f_drv), 0x0b);
 	for (unsigned q = 0; q < 2; q++) {
-		wr(r, bar + VIRTIO_PCI_QUEUE_SELECT, 2, q);
-		wr(r, bar + VIRTIO_PCI_QUEUE_SIZE, 2, 8);
-		wr(r, bar + VIRTIO_PCI_QUEUE_DESC, 8, ring[q]);
-		wr(r, bar + VIRTIO_PCI_QUEUE_DRIVER, 8, ring[q] + 0x1000);
-		wr(r, bar + VIRTIO_PCI_QUEUE_DEVICE, 8, ring[q] + 0x2000);
-		wr(r, bar + VIRTIO_PCI_QUEUE_ENABLE, 2, 1);
+		/* desc, avail 0x1000 after it, used 0x2000 after it */
+		uint64_t ring = 0x20000 + 0x4000 * q;
+		vring_init(&vq[q], ram, 8, ring, ring + 0x1000, ring + 0x2000);
+		vp_queue(&d, q, &vq[q]);
 	}
 	for (unsigned i = 0; i < 2; i++) {
-		put_desc(ram, ring[0], i, 0x30000 + 0x1000 * i, 2048,
-			 VIRTQ_DESC_F_WRITE);
-		put_le(ram + ring[0] + 0x1000 + 4 + 2 * i, 2, i);
+		struct vring_buf rx = {0x30000 + 0x1000 * i, 2048, true};
+		vring_post(&vq[0], i, &rx, 1, 0);
 	}
-	put_le(ram + ring[0] + 0x1000 + 2, 2, 2);
-	wr(r, bar + VIRTIO_PCI_DEVICE_STATUS, 1, 0x0f);
-	cr_assert_eq(rd(r, bar + VIRTIO_PCI_DEVICE_STATUS, 1), 0x0f);
+	vp_driver_ok(&d);
 
 	/* Transmit: header and frame in one buffer. */
 	uint8_t f[300], g[400];
 	eth_frame(f, 200, 5);
 	memset(ram + 0x38000, 0, 12);
 	memcpy(ram + 0x38000 + 12, f, 200);
-	put_desc(ram, ring[1], 0, 0x38000, 212, 0);
-	put_le(ram + ring[1] + 0x1000 + 4, 2, 0);
-	put_le(ram + ring[1] + 0x1000 + 2, 2, 1);
-	wr(r, bar + VIRTIO_PCI_NOTIFY_OFF + 4, 2, 1);
+	struct vring_buf tx = {0x38000, 212, false};
+	vring_post(&vq[1], 0, &tx, 1, 0);
+	vp_kick(&d, 1);
 	dm_unlock(&r->vm.dm);
-	cr_assert_eq(get_le(ram + ring[1] + 0x2000 + 2, 2), 1);
+	cr_assert_eq(vring_used_idx(&vq[1]), 1);
 	cr_assert_eq(recv(ps, g, sizeof(g), 0), 200);
 	cr_assert_eq(memcmp(f, g, 200), 0);
 
@@ -427,13 +382,14 @@ Test(machine_virtio, virtio_net_on_a_real_tap_both_ways)
 	eth_frame(f, 300, 6);
 	cr_assert_eq(
 	    sendto(ps, f, 300, 0, (struct sockaddr *)&sll, sizeof(sll)), 300);
-	for (int i = 0; i < 400 && !get_le(ram + ring[0] + 0x2000 + 2, 2);
-	     i++) {
+	for (int i = 0; i < 400 && !vring_used_idx(&vq[0]); i++) {
 		event_base_loop(r->vm.dm.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 		usleep(5000);
 	}
-	cr_assert_eq(get_le(ram + ring[0] + 0x2000 + 2, 2), 1);
-	cr_assert_eq(get_le(ram + ring[0] + 0x2000 + 4 + 4, 4), 12 + 300);
+	cr_assert_eq(vring_used_idx(&vq[0]), 1);
+	uint32_t id, len;
+	cr_assert(vring_take_used(&vq[0], &id, &len));
+	cr_assert_eq(len, 12 + 300);
 	cr_assert_eq(get_le(ram + 0x30000 + 10, 2), 1, "num_buffers");
 	cr_assert_eq(memcmp(ram + 0x30000 + 12, f, 300), 0);
 	const struct virtio_net_stats *st = virtio_net_stats(r->m.nic[0].vn);

@@ -9,10 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "hw/i440fx.h"
 #include "hw/ne2000.h"
 #include "hw/pci.h"
-#include "hw/piix3.h"
+#include "tests/unit/fake_pc.h"
 
 #define MAX_TX	  16
 #define PCI_SLOT  3
@@ -29,12 +28,7 @@ static const uint8_t MAC[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 static const uint8_t BCAST[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 struct rig {
-	struct bus io, mmio;
-	struct pci_bus *pb;
-	struct i440fx nb;
-	struct piix3 sb;
-	struct irq_chip chip;
-	int pic[16];
+	struct fake_pc pc;
 	int line; /* the ISA line the NIC's interrupt reaches */
 	uint16_t base;
 	struct ne2000 *nic;
@@ -46,13 +40,6 @@ struct rig {
 	/* Linux driver state: ei_local->current_page */
 	uint8_t current_page;
 };
-
-static void fake_pic(void *opaque, int line, int level)
-{
-	struct rig *r = opaque;
-	cr_assert(line >= 0 && line < 16);
-	r->pic[line] = level;
-}
 
 static void fake_send(void *opaque, const uint8_t *buf, size_t len)
 {
@@ -76,42 +63,15 @@ static const struct net_backend_ops fake_ops = {.send = fake_send,
 static struct rig *rig_isa(void)
 {
 	struct rig *r = calloc(1, sizeof(*r));
-	bus_init(&r->io, "port");
-	bus_init(&r->mmio, "mmio");
-	r->chip = (struct irq_chip){fake_pic, r};
+	fake_pc_init_isa(&r->pc);
 	r->nic = ne2000_new(MAC, (struct net_backend){&fake_ops, r});
 	cr_assert_not_null(r->nic);
-	cr_assert_eq(ne2000_attach_isa(r->nic, &r->io, NE2000_ISA_BASE,
-				       &r->chip, NE2000_ISA_IRQ),
+	cr_assert_eq(ne2000_attach_isa(r->nic, &r->pc.io, NE2000_ISA_BASE,
+				       &r->pc.chip, NE2000_ISA_IRQ),
 		     0);
 	r->base = NE2000_ISA_BASE;
 	r->line = NE2000_ISA_IRQ;
 	return r;
-}
-
-static uint32_t io_in(struct rig *r, uint16_t port, unsigned size)
-{
-	uint32_t v = 0;
-	bus_access(&r->io, port, size, false, &v, 1);
-	return v;
-}
-
-static void io_out(struct rig *r, uint16_t port, unsigned size, uint32_t v)
-{
-	bus_access(&r->io, port, size, true, &v, 1);
-}
-
-static void cfg_wr(struct rig *r, unsigned dev, unsigned off, unsigned size,
-		   uint32_t v)
-{
-	io_out(r, 0xcf8, 4, 0x80000000u | dev << 11 | (off & 0xfc));
-	io_out(r, 0xcfc + (off & 3), size, v);
-}
-
-static uint32_t cfg_rd(struct rig *r, unsigned dev, unsigned off, unsigned size)
-{
-	io_out(r, 0xcf8, 4, 0x80000000u | dev << 11 | (off & 0xfc));
-	return io_in(r, 0xcfc + (off & 3), size);
 }
 
 /* An RTL8029 in slot 3 behind i440FX/PIIX3, BAR0 at 0xC100, INTA routed
@@ -119,19 +79,11 @@ static uint32_t cfg_rd(struct rig *r, unsigned dev, unsigned off, unsigned size)
 static struct rig *rig_pci(void)
 {
 	struct rig *r = calloc(1, sizeof(*r));
-	bus_init(&r->io, "port");
-	bus_init(&r->mmio, "mmio");
-	r->pb = pci_bus_new(&r->io, &r->mmio);
-	cr_assert_not_null(r->pb);
-	cr_assert_eq(pci_bus_attach(r->pb), 0);
-	cr_assert_eq(i440fx_init(&r->nb, r->pb), 0);
-	r->chip = (struct irq_chip){fake_pic, r};
-	cr_assert_eq(piix3_init(&r->sb, r->pb, r->chip), 0);
+	fake_pc_init(&r->pc);
 	r->nic = ne2000_new(MAC, (struct net_backend){&fake_ops, r});
-	cr_assert_not_null(ne2000_attach_pci(r->nic, r->pb, PCI_SLOT));
-	cfg_wr(r, PCI_SLOT, PCI_BAR0, 4, PCI_IOBAR);
-	cfg_wr(r, PCI_SLOT, PCI_COMMAND, 2, PCI_CMD_IO);
-	cfg_wr(r, 1, PIIX3_PIRQRC + 2, 1, PCI_IRQ);
+	cr_assert_not_null(ne2000_attach_pci(r->nic, r->pc.pb, PCI_SLOT));
+	pc_setup_bar(&r->pc, PCI_SLOT, 0, PCI_IOBAR, PCI_CMD_IO);
+	pc_route_pirq(&r->pc, 2, PCI_IRQ);
 	r->base = PCI_IOBAR;
 	r->line = PCI_IRQ;
 	return r;
@@ -139,53 +91,51 @@ static struct rig *rig_pci(void)
 
 static void rig_free(struct rig *r)
 {
-	if (r->pb)
-		pci_bus_free(r->pb);
 	ne2000_free(r->nic);
-	bus_destroy(&r->io);
-	bus_destroy(&r->mmio);
+	fake_pc_fini(&r->pc);
 	free(r);
 }
 
 static void outb(struct rig *r, unsigned off, uint8_t v)
 {
-	io_out(r, r->base + off, 1, v);
+	pc_out(&r->pc, r->base + off, 1, v);
 }
 
 static uint8_t inb(struct rig *r, unsigned off)
 {
-	return io_in(r, r->base + off, 1);
+	return pc_in(&r->pc, r->base + off, 1);
 }
 
 static void outw(struct rig *r, unsigned off, uint16_t v)
 {
-	io_out(r, r->base + off, 2, v);
+	pc_out(&r->pc, r->base + off, 2, v);
 }
 
 static uint16_t inw(struct rig *r, unsigned off)
 {
-	return io_in(r, r->base + off, 2);
+	return pc_in(&r->pc, r->base + off, 2);
 }
 
 static uint32_t inl(struct rig *r, unsigned off)
 {
-	return io_in(r, r->base + off, 4);
+	return pc_in(&r->pc, r->base + off, 4);
 }
 
 /* rep ins/outs: one bus access with count elements. */
 static void ins(struct rig *r, unsigned size, void *buf, uint32_t count)
 {
-	bus_access(&r->io, r->base + NE_DATA, size, false, buf, count);
+	bus_access(&r->pc.io, r->base + NE_DATA, size, false, buf, count);
 }
 
 static void outs(struct rig *r, unsigned size, const void *buf, uint32_t count)
 {
-	bus_access(&r->io, r->base + NE_DATA, size, true, (void *)buf, count);
+	bus_access(&r->pc.io, r->base + NE_DATA, size, true, (void *)buf,
+		   count);
 }
 
 static bool irq_line(struct rig *r)
 {
-	return r->pic[r->line];
+	return r->pc.pic[r->line];
 }
 
 /* ---- raw remote DMA helpers (page 0 assumed) ---- */
@@ -493,11 +443,11 @@ Test(ne2000, isa_attach_rejects_overlap)
 {
 	struct rig *r = rig_isa();
 	struct ne2000 *b = ne2000_new(MAC, (struct net_backend){0});
-	cr_assert_eq(
-	    ne2000_attach_isa(b, &r->io, NE2000_ISA_BASE + 0x10, &r->chip, 10),
-	    -1);
-	cr_assert_eq(bus_find(&r->io, NE2000_ISA_BASE + 0x1f)->dev, r->nic);
-	cr_assert_null(bus_find(&r->io, NE2000_ISA_BASE + 0x20));
+	cr_assert_eq(ne2000_attach_isa(b, &r->pc.io, NE2000_ISA_BASE + 0x10,
+				       &r->pc.chip, 10),
+		     -1);
+	cr_assert_eq(bus_find(&r->pc.io, NE2000_ISA_BASE + 0x1f)->dev, r->nic);
+	cr_assert_null(bus_find(&r->pc.io, NE2000_ISA_BASE + 0x20));
 	ne2000_free(b);
 	rig_free(r);
 }
@@ -816,14 +766,14 @@ Test(ne2000, isr_imr_and_the_line)
 Test(ne2000, pci_face_header_ids_and_inta)
 {
 	struct rig *r = rig_pci();
-	cr_assert_eq(cfg_rd(r, PCI_SLOT, 0, 4), 0x802910ec);
-	cr_assert_eq(cfg_rd(r, PCI_SLOT, 0x08, 4), 0x02000000);
-	cr_assert_eq(cfg_rd(r, PCI_SLOT, PCI_INTERRUPT_PIN, 1), 1);
-	cr_assert_eq(cfg_rd(r, PCI_SLOT, PCI_BAR0, 4), PCI_IOBAR | 1);
-	cfg_wr(r, PCI_SLOT, PCI_BAR0, 4, 0xffffffff);
-	cr_assert_eq(cfg_rd(r, PCI_SLOT, PCI_BAR0, 4), 0xffffffe1,
+	cr_assert_eq(pc_cfg_rd(&r->pc, PCI_SLOT, 0, 4), 0x802910ec);
+	cr_assert_eq(pc_cfg_rd(&r->pc, PCI_SLOT, 0x08, 4), 0x02000000);
+	cr_assert_eq(pc_cfg_rd(&r->pc, PCI_SLOT, PCI_INTERRUPT_PIN, 1), 1);
+	cr_assert_eq(pc_cfg_rd(&r->pc, PCI_SLOT, PCI_BAR0, 4), PCI_IOBAR | 1);
+	pc_cfg_wr(&r->pc, PCI_SLOT, PCI_BAR0, 4, 0xffffffff);
+	cr_assert_eq(pc_cfg_rd(&r->pc, PCI_SLOT, PCI_BAR0, 4), 0xffffffe1,
 		     "32 bytes of I/O");
-	cfg_wr(r, PCI_SLOT, PCI_BAR0, 4, PCI_IOBAR);
+	pc_cfg_wr(&r->pc, PCI_SLOT, PCI_BAR0, 4, PCI_IOBAR);
 	/* RTL8029AS ID bytes: page 0 0x0A/0x0B, page 3 0x0E/0x0F. */
 	cr_assert_eq(inb(r, NE_ID0), 0x50);
 	cr_assert_eq(inb(r, NE_ID1), 0x43);
@@ -844,15 +794,16 @@ Test(ne2000, pci_face_header_ids_and_inta)
 	uint8_t f[64];
 	make_frame(f, 64, MAC, 0);
 	ne2000_receive(r->nic, f, 64);
-	cr_assert(r->pic[PCI_IRQ]);
-	cr_assert(cfg_rd(r, PCI_SLOT, PCI_STATUS, 2) & PCI_STATUS_INTX);
-	cfg_wr(r, PCI_SLOT, PCI_COMMAND, 2, PCI_CMD_IO | PCI_CMD_INTX_DISABLE);
-	cr_assert_not(r->pic[PCI_IRQ]);
-	cfg_wr(r, PCI_SLOT, PCI_COMMAND, 2, PCI_CMD_IO);
+	cr_assert(r->pc.pic[PCI_IRQ]);
+	cr_assert(pc_cfg_rd(&r->pc, PCI_SLOT, PCI_STATUS, 2) & PCI_STATUS_INTX);
+	pc_cfg_wr(&r->pc, PCI_SLOT, PCI_COMMAND, 2,
+		  PCI_CMD_IO | PCI_CMD_INTX_DISABLE);
+	cr_assert_not(r->pc.pic[PCI_IRQ]);
+	pc_cfg_wr(&r->pc, PCI_SLOT, PCI_COMMAND, 2, PCI_CMD_IO);
 	outb(r, NE_ISR, 0xff);
-	cr_assert_not(r->pic[PCI_IRQ]);
+	cr_assert_not(r->pc.pic[PCI_IRQ]);
 	/* I/O decode off: the ports are gone. */
-	cfg_wr(r, PCI_SLOT, PCI_COMMAND, 2, 0);
+	pc_cfg_wr(&r->pc, PCI_SLOT, PCI_COMMAND, 2, 0);
 	cr_assert_eq(inb(r, NE_CR), 0xff);
 	rig_free(r);
 }
@@ -1307,18 +1258,18 @@ static void fuzz(struct rig *r, uint64_t seed, int steps)
 		case 0:
 		case 1:
 		case 2:
-			io_out(r, r->base + off, size > 4 ? 4 : size, v);
+			pc_out(&r->pc, r->base + off, size > 4 ? 4 : size, v);
 			break;
 		case 3:
 		case 4:
-			(void)io_in(r, r->base + off, size > 4 ? 4 : size);
+			(void)pc_in(&r->pc, r->base + off, size > 4 ? 4 : size);
 			break;
 		case 5: { /* string I/O at any offset, up to a page */
 			uint32_t count = (v & 0x3ff) + 1;
 			unsigned sz = size > 4 ? 4 : size;
 			for (uint32_t k = 0; k < count * sz; k++)
 				buf[k] = xorshift(&s);
-			bus_access(&r->io, r->base + off, sz, (x >> 12) & 1,
+			bus_access(&r->pc.io, r->base + off, sz, (x >> 12) & 1,
 				   buf, count);
 			break;
 		}
@@ -1335,17 +1286,17 @@ static void fuzz(struct rig *r, uint64_t seed, int steps)
 			break;
 		}
 		case 7: /* a transmit with whatever TPSR/TBCR hold */
-			io_out(r, r->base + NE_CR, 1,
+			pc_out(&r->pc, r->base + NE_CR, 1,
 			       (v & 0xc0) | NE_CR_TXP | NE_CR_STA |
 				   NE_CR_NODMA);
 			break;
 		case 8: /* a page switch and a write in that page */
-			io_out(r, r->base + NE_CR, 1, v & 0xff);
-			io_out(r, r->base + 1 + (off % 15), 1, v >> 8);
+			pc_out(&r->pc, r->base + NE_CR, 1, v & 0xff);
+			pc_out(&r->pc, r->base + 1 + (off % 15), 1, v >> 8);
 			break;
 		default: /* sometimes a reset */
 			if ((v & 0xff) == 0)
-				(void)io_in(r, r->base + NE_RESET, 1);
+				(void)pc_in(&r->pc, r->base + NE_RESET, 1);
 			else
 				(void)ne2000_can_receive(r->nic);
 			break;

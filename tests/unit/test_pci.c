@@ -4,6 +4,7 @@
 #include "hw/i440fx.h"
 #include "hw/pci.h"
 #include "hw/piix3.h"
+#include "tests/unit/fake_guest.h"
 
 struct fake_pic {
 	int level[16];
@@ -657,11 +658,7 @@ static uint32_t rng_state = 0x12345678;
 
 static uint32_t rng(void)
 {
-	/* xorshift32: fixed seed, same sequence on every host. */
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 17;
-	rng_state ^= rng_state << 5;
-	return rng_state;
+	return xorshift32(&rng_state);
 }
 
 static void check_bus(struct bus *b)

@@ -11,6 +11,7 @@
 
 #include "hw/virtio.h"
 #include "ioreq/bytes.h"
+#include "tests/unit/fake_guest.h"
 
 #define RAM_SIZE (1u << 20)
 #define ROM_GPA	 0x200000u /* a read-only region after RAM */
@@ -34,7 +35,7 @@ struct rig {
 	int irqs[VIRTIO_MAX_QUEUES], config_irqs;
 	int resets, notifies;
 	bool refuse_features;
-	uint16_t avail; /* the driver's avail->idx */
+	struct vring_drv vq; /* the driver's side of queue 0 */
 };
 
 static void dev_reset(struct virtio_dev *vd)
@@ -70,10 +71,9 @@ static void tr_irq(void *opaque, int q)
 static struct rig *rig_new(void)
 {
 	struct rig *r = calloc(1, sizeof(*r));
-	r->ram = calloc(1, RAM_SIZE);
-	r->rom = calloc(1, ROM_SIZE);
-	cr_assert_eq(gm_add(&r->gm, 0, RAM_SIZE, r->ram, false), 0);
-	cr_assert_eq(gm_add(&r->gm, ROM_GPA, ROM_SIZE, r->rom, true), 0);
+	r->ram = fake_ram_add(&r->gm, 0, RAM_SIZE, false);
+	r->rom = fake_ram_add(&r->gm, ROM_GPA, ROM_SIZE, true);
+	vring_init(&r->vq, r->ram, QSZ, DESC, AVAIL, USED);
 	cr_assert_eq(
 	    virtio_init(&r->vd, &dev_ops, r, &r->gm, 2, 2, QSZ, DEV_F_X), 0);
 	virtio_set_transport(&r->vd, (struct virtio_transport){tr_irq, r});
@@ -97,29 +97,24 @@ static uint16_t r16(struct rig *r, uint32_t gpa)
 	return get_le(r->ram + gpa, 2);
 }
 
-static void set_desc_at(struct rig *r, uint32_t table, unsigned i,
-			uint64_t addr, uint32_t len, uint16_t flags,
-			uint16_t next)
-{
-	uint8_t *d = r->ram + table + 16 * i;
-	put_le(d, 8, addr);
-	put_le(d + 8, 4, len);
-	put_le(d + 12, 2, flags);
-	put_le(d + 14, 2, next);
-}
-
+/* Descriptor i of queue 0, and entry i of the indirect table at TABLE. */
 static void set_desc(struct rig *r, unsigned i, uint64_t addr, uint32_t len,
 		     uint16_t flags, uint16_t next)
 {
-	set_desc_at(r, DESC, i, addr, len, flags, next);
+	vring_put_desc(r->ram, DESC, i, addr, len, flags, next);
 }
 
-/* Makes head available (ring entry, then idx, as a driver must). */
-static void avail_add(struct rig *r, uint16_t head)
+static void set_entry(struct rig *r, unsigned i, uint64_t addr, uint32_t len,
+		      uint16_t flags, uint16_t next)
 {
-	w16(r, AVAIL + 4 + 2 * (r->avail % QSZ), head);
-	r->avail++;
-	w16(r, AVAIL + 2, r->avail);
+	vring_put_desc(r->ram, TABLE, i, addr, len, flags, next);
+}
+
+/* Head 0 pointing at len bytes of the indirect table, made available. */
+static void post_table(struct rig *r, uint32_t len)
+{
+	set_desc(r, 0, TABLE, len, VIRTQ_DESC_F_INDIRECT, 0);
+	vring_add(&r->vq, 0);
 }
 
 static void setup_queue(struct rig *r, unsigned q, uint16_t size, uint32_t desc,
@@ -131,25 +126,31 @@ static void setup_queue(struct rig *r, unsigned q, uint16_t size, uint32_t desc,
 	virtq_set_addr(&r->vd, q, 2, used);
 }
 
-/* The driver's initialisation sequence (spec 3.1.1), queue 0 at
- * DESC/AVAIL/USED with QSZ entries. */
-static void drv_init(struct rig *r, uint64_t features)
+/* The driver's initialisation sequence (spec 3.1.1) up to FEATURES_OK,
+ * which the device may refuse. */
+static void ask_features_ok(struct rig *r, uint64_t f)
 {
 	virtio_set_status(&r->vd, 0);
 	virtio_set_status(&r->vd, VIRTIO_STATUS_ACKNOWLEDGE);
 	virtio_set_status(&r->vd,
 			  VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	virtio_set_driver_features(&r->vd, 0, (uint32_t)features);
-	virtio_set_driver_features(&r->vd, 1, features >> 32);
+	virtio_set_driver_features(&r->vd, 0, (uint32_t)f);
+	virtio_set_driver_features(&r->vd, 1, f >> 32);
 	virtio_set_status(&r->vd, VIRTIO_STATUS_ACKNOWLEDGE |
 				      VIRTIO_STATUS_DRIVER |
 				      VIRTIO_STATUS_FEATURES_OK);
+}
+
+/* The whole sequence, queue 0 at DESC/AVAIL/USED with QSZ entries. */
+static void drv_init(struct rig *r, uint64_t features)
+{
+	ask_features_ok(r, features);
 	cr_assert(r->vd.status & VIRTIO_STATUS_FEATURES_OK);
+	vring_init(&r->vq, r->ram, QSZ, DESC, AVAIL, USED);
 	setup_queue(r, 0, QSZ, DESC, AVAIL, USED);
 	cr_assert_eq(virtq_enable(&r->vd, 0), 0);
 	virtio_set_status(&r->vd, r->vd.status | VIRTIO_STATUS_DRIVER_OK);
 	cr_assert(r->vd.status & VIRTIO_STATUS_DRIVER_OK);
-	r->avail = 0;
 }
 
 static struct virtq *q0(struct rig *r)
@@ -188,18 +189,6 @@ Test(virtio, features_offered)
 	cr_assert_eq(virtio_init(&vd, &dev_ops, r, &r->gm, 2, 1, 6, 0), -1);
 	cr_assert_eq(virtio_init(&vd, &dev_ops, r, &r->gm, 2, 1, 512, 0), -1);
 	rig_free(r);
-}
-
-static void ask_features_ok(struct rig *r, uint64_t f)
-{
-	virtio_set_status(&r->vd, 0);
-	virtio_set_status(&r->vd,
-			  VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	virtio_set_driver_features(&r->vd, 0, (uint32_t)f);
-	virtio_set_driver_features(&r->vd, 1, f >> 32);
-	virtio_set_status(&r->vd, VIRTIO_STATUS_ACKNOWLEDGE |
-				      VIRTIO_STATUS_DRIVER |
-				      VIRTIO_STATUS_FEATURES_OK);
 }
 
 Test(virtio, features_ok_needs_version_1_and_offered_bits)
@@ -258,7 +247,7 @@ Test(virtio, kicks_wait_for_driver_ok)
 	setup_queue(r, 0, QSZ, DESC, AVAIL, USED);
 	cr_assert_eq(virtq_enable(&r->vd, 0), 0);
 	set_desc(r, 0, BUF, 4, 0, 0);
-	avail_add(r, 0);
+	vring_add(&r->vq, 0);
 	virtio_queue_kick(&r->vd, 0);
 	virtio_queue_kick(&r->vd, 1); /* not enabled */
 	virtio_queue_kick(&r->vd, 9); /* no such queue */
@@ -361,6 +350,16 @@ Test(virtio, queue_setup_rules)
 
 /* ---- chains ---- */
 
+/* Pops the next chain: its head, how many readable and writable buffers. */
+static void pop_chain(struct rig *r, struct virtq_elem *e, uint16_t head,
+		      unsigned n_out, unsigned n_in)
+{
+	cr_assert_eq(virtq_pop(q0(r), e), 1);
+	cr_assert_eq(e->head, head);
+	cr_assert_eq(e->n_out, n_out);
+	cr_assert_eq(e->n_in, n_in);
+}
+
 Test(virtio, direct_chain_readable_then_writable)
 {
 	struct rig *r = rig_new();
@@ -370,12 +369,9 @@ Test(virtio, direct_chain_readable_then_writable)
 	set_desc(r, 1, BUF + 0x200, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE,
 		 7);
 	set_desc(r, 7, BUF + 0x400, 1, VIRTQ_DESC_F_WRITE, 0xffff);
-	avail_add(r, 3);
+	vring_add(&r->vq, 3);
 	struct virtq_elem e;
-	cr_assert_eq(virtq_pop(q0(r), &e), 1);
-	cr_assert_eq(e.head, 3);
-	cr_assert_eq(e.n_out, 1);
-	cr_assert_eq(e.n_in, 2);
+	pop_chain(r, &e, 3, 1, 2);
 	cr_assert_eq(e.out_len, 16);
 	cr_assert_eq(e.in_len, 513);
 	cr_assert_eq(e.seg[0].addr, BUF);
@@ -385,9 +381,10 @@ Test(virtio, direct_chain_readable_then_writable)
 	cr_assert_eq(virtq_pop(q0(r), &e), 0);
 	/* Give it back. */
 	virtq_push(q0(r), 3, 513);
-	cr_assert_eq(r16(r, USED + 2), 1);
-	cr_assert_eq(get_le(r->ram + USED + 4, 4), 3);
-	cr_assert_eq(get_le(r->ram + USED + 8, 4), 513);
+	uint32_t id, len;
+	cr_assert(vring_take_used(&r->vq, &id, &len));
+	cr_assert_eq(id, 3);
+	cr_assert_eq(len, 513);
 	virtq_notify(q0(r));
 	cr_assert_eq(r->irqs[0], 1);
 	cr_assert(!r->vd.broken);
@@ -401,7 +398,7 @@ Test(virtio, a_chain_as_long_as_the_queue)
 	for (unsigned i = 0; i < QSZ; i++)
 		set_desc(r, i, BUF + 16 * i, 16,
 			 i + 1 < QSZ ? VIRTQ_DESC_F_NEXT : 0, i + 1);
-	avail_add(r, 0);
+	vring_add(&r->vq, 0);
 	struct virtq_elem e;
 	cr_assert_eq(virtq_pop(q0(r), &e), 1);
 	cr_assert_eq(e.n_out, QSZ);
@@ -416,24 +413,21 @@ Test(virtio, indirect_chain)
 	/* The WRITE flag on the pointing descriptor is ignored. */
 	set_desc(r, 2, TABLE, 4 * 16,
 		 VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_WRITE, 0);
-	set_desc_at(r, TABLE, 0, BUF, 16, VIRTQ_DESC_F_NEXT, 3);
-	set_desc_at(r, TABLE, 3, BUF + 0x1000, 4096,
-		    VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 1);
-	set_desc_at(r, TABLE, 1, BUF + 0x3000, 1, VIRTQ_DESC_F_WRITE, 0);
-	avail_add(r, 2);
+	set_entry(r, 0, BUF, 16, VIRTQ_DESC_F_NEXT, 3);
+	set_entry(r, 3, BUF + 0x1000, 4096,
+		  VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 1);
+	set_entry(r, 1, BUF + 0x3000, 1, VIRTQ_DESC_F_WRITE, 0);
+	vring_add(&r->vq, 2);
 	struct virtq_elem e;
-	cr_assert_eq(virtq_pop(q0(r), &e), 1);
-	cr_assert_eq(e.head, 2);
-	cr_assert_eq(e.n_out, 1);
-	cr_assert_eq(e.n_in, 2);
+	pop_chain(r, &e, 2, 1, 2);
 	cr_assert_eq(e.seg[1].addr, BUF + 0x1000);
 	cr_assert_eq(e.in_len, 4097);
 	/* A table can hold as many entries as the queue has. */
 	for (unsigned i = 0; i < QSZ; i++)
-		set_desc_at(r, TABLE, i, BUF, 8,
-			    i + 1 < QSZ ? VIRTQ_DESC_F_NEXT : 0, i + 1);
+		set_entry(r, i, BUF, 8, i + 1 < QSZ ? VIRTQ_DESC_F_NEXT : 0,
+			  i + 1);
 	set_desc(r, 4, TABLE, QSZ * 16, VIRTQ_DESC_F_INDIRECT, 0);
-	avail_add(r, 4);
+	vring_add(&r->vq, 4);
 	cr_assert_eq(virtq_pop(q0(r), &e), 1);
 	cr_assert_eq(e.n_out, QSZ);
 	cr_assert(!r->vd.broken);
@@ -451,7 +445,7 @@ Test(virtio, elem_copy_across_segments)
 	set_desc(r, 2, BUF + 0x200, 2, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT,
 		 3);
 	set_desc(r, 3, BUF + 0x300, 3, VIRTQ_DESC_F_WRITE, 0);
-	avail_add(r, 0);
+	vring_add(&r->vq, 0);
 	struct virtq_elem e;
 	cr_assert_eq(virtq_pop(q0(r), &e), 1);
 	char buf[8] = {0};
@@ -475,7 +469,7 @@ Test(virtio, buffer_outside_ram_fails_only_that_request)
 	drv_init(r, F_V1);
 	set_desc(r, 0, RAM_SIZE - 8, 16, VIRTQ_DESC_F_NEXT, 1);
 	set_desc(r, 1, ROM_GPA, 16, VIRTQ_DESC_F_WRITE, 0);
-	avail_add(r, 0);
+	vring_add(&r->vq, 0);
 	struct virtq_elem e;
 	cr_assert_eq(virtq_pop(q0(r), &e), 1);
 	struct iovec iov[2];
@@ -509,10 +503,10 @@ static void check_bad_ring(ring_setup setup, uint64_t features,
 	virtio_queue_kick(&r->vd, 0);
 	cr_assert_eq(r->notifies, notifies);
 	cr_assert_eq(virtq_pop(q0(r), &e), 0);
-	uint16_t used = r16(r, USED + 2);
+	uint16_t used = vring_used_idx(&r->vq);
 	virtq_push(q0(r), 0, 1);
 	virtq_notify(q0(r));
-	cr_assert_eq(r16(r, USED + 2), used);
+	cr_assert_eq(vring_used_idx(&r->vq), used);
 	cr_assert_eq(r->irqs[0], 0);
 	virtio_error(&r->vd); /* once only */
 	cr_assert_eq(r->config_irqs, 1);
@@ -521,7 +515,7 @@ static void check_bad_ring(ring_setup setup, uint64_t features,
 	drv_init(r, F_V1 | features);
 	cr_assert(!r->vd.broken);
 	set_desc(r, 0, BUF, 4, 0, 0);
-	avail_add(r, 0);
+	vring_add(&r->vq, 0);
 	cr_assert_eq(virtq_pop(q0(r), &e), 1, "%s: no recovery", what);
 	rig_free(r);
 }
@@ -530,13 +524,13 @@ static void loop2(struct rig *r)
 {
 	set_desc(r, 0, BUF, 4, VIRTQ_DESC_F_NEXT, 1);
 	set_desc(r, 1, BUF, 4, VIRTQ_DESC_F_NEXT, 0);
-	avail_add(r, 0);
+	vring_add(&r->vq, 0);
 }
 
 static void self_loop(struct rig *r)
 {
 	set_desc(r, 6, BUF, 4, VIRTQ_DESC_F_NEXT, 6);
-	avail_add(r, 6);
+	vring_add(&r->vq, 6);
 }
 
 static void loop_writable(struct rig *r)
@@ -544,24 +538,24 @@ static void loop_writable(struct rig *r)
 	/* A loop in which every length is 0: still ends. */
 	set_desc(r, 0, BUF, 0, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 1);
 	set_desc(r, 1, BUF, 0, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 0);
-	avail_add(r, 0);
+	vring_add(&r->vq, 0);
 }
 
 static void next_out_of_range(struct rig *r)
 {
 	set_desc(r, 0, BUF, 4, VIRTQ_DESC_F_NEXT, QSZ);
-	avail_add(r, 0);
+	vring_add(&r->vq, 0);
 }
 
 static void next_far_out(struct rig *r)
 {
 	set_desc(r, 0, BUF, 4, VIRTQ_DESC_F_NEXT, 0xffff);
-	avail_add(r, 0);
+	vring_add(&r->vq, 0);
 }
 
 static void head_out_of_range(struct rig *r)
 {
-	avail_add(r, QSZ);
+	vring_add(&r->vq, QSZ);
 }
 
 static void avail_jump(struct rig *r)
@@ -580,29 +574,27 @@ static void total_past_4g(struct rig *r)
 {
 	set_desc(r, 0, BUF, 0x80000000u, VIRTQ_DESC_F_NEXT, 1);
 	set_desc(r, 1, BUF, 0x80000000u, VIRTQ_DESC_F_WRITE, 0);
-	avail_add(r, 0);
+	vring_add(&r->vq, 0);
 }
 
 static void readable_after_writable(struct rig *r)
 {
 	set_desc(r, 0, BUF, 4, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
 	set_desc(r, 1, BUF, 4, 0, 0);
-	avail_add(r, 0);
+	vring_add(&r->vq, 0);
 }
 
 static void indirect_without_feature(struct rig *r)
 {
-	set_desc_at(r, TABLE, 0, BUF, 4, 0, 0);
-	set_desc(r, 0, TABLE, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	avail_add(r, 0);
+	set_entry(r, 0, BUF, 4, 0, 0);
+	post_table(r, 16);
 }
 
 static void indirect_len(struct rig *r, uint32_t len)
 {
 	for (unsigned i = 0; i < 2 * QSZ; i++)
-		set_desc_at(r, TABLE, i, BUF, 4, 0, 0);
-	set_desc(r, 0, TABLE, len, VIRTQ_DESC_F_INDIRECT, 0);
-	avail_add(r, 0);
+		set_entry(r, i, BUF, 4, 0, 0);
+	post_table(r, len);
 }
 
 static void indirect_len_0(struct rig *r)
@@ -628,65 +620,59 @@ static void indirect_len_4g(struct rig *r)
 static void indirect_outside_ram(struct rig *r)
 {
 	set_desc(r, 0, RAM_SIZE - 16, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	avail_add(r, 0);
+	vring_add(&r->vq, 0);
 }
 
 static void indirect_nested(struct rig *r)
 {
-	set_desc_at(r, TABLE, 0, BUF, 4, VIRTQ_DESC_F_NEXT, 1);
-	set_desc_at(r, TABLE, 1, TABLE + 0x100, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	set_desc_at(r, TABLE + 0x100, 0, BUF, 4, 0, 0);
-	set_desc(r, 0, TABLE, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	avail_add(r, 0);
+	set_entry(r, 0, BUF, 4, VIRTQ_DESC_F_NEXT, 1);
+	set_entry(r, 1, TABLE + 0x100, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	vring_put_desc(r->ram, TABLE + 0x100, 0, BUF, 4, 0, 0);
+	post_table(r, 32);
 }
 
 static void indirect_with_next(struct rig *r)
 {
-	set_desc_at(r, TABLE, 0, BUF, 4, 0, 0);
+	set_entry(r, 0, BUF, 4, 0, 0);
 	set_desc(r, 0, TABLE, 16, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT, 1);
 	set_desc(r, 1, BUF, 4, 0, 0);
-	avail_add(r, 0);
+	vring_add(&r->vq, 0);
 }
 
 static void indirect_not_at_head(struct rig *r)
 {
-	set_desc_at(r, TABLE, 0, BUF, 4, 0, 0);
+	set_entry(r, 0, BUF, 4, 0, 0);
 	set_desc(r, 0, BUF, 4, VIRTQ_DESC_F_NEXT, 1);
 	set_desc(r, 1, TABLE, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	avail_add(r, 0);
+	vring_add(&r->vq, 0);
 }
 
 static void indirect_loop(struct rig *r)
 {
-	set_desc_at(r, TABLE, 0, BUF, 4, VIRTQ_DESC_F_NEXT, 1);
-	set_desc_at(r, TABLE, 1, BUF, 4, VIRTQ_DESC_F_NEXT, 0);
-	set_desc(r, 0, TABLE, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	avail_add(r, 0);
+	set_entry(r, 0, BUF, 4, VIRTQ_DESC_F_NEXT, 1);
+	set_entry(r, 1, BUF, 4, VIRTQ_DESC_F_NEXT, 0);
+	post_table(r, 32);
 }
 
 static void indirect_next_out_of_table(struct rig *r)
 {
-	set_desc_at(r, TABLE, 0, BUF, 4, VIRTQ_DESC_F_NEXT, 2);
-	set_desc_at(r, TABLE, 2, BUF, 4, 0, 0); /* past len: not the table */
-	set_desc(r, 0, TABLE, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	avail_add(r, 0);
+	set_entry(r, 0, BUF, 4, VIRTQ_DESC_F_NEXT, 2);
+	set_entry(r, 2, BUF, 4, 0, 0); /* past len: not the table */
+	post_table(r, 32);
 }
 
 static void indirect_order(struct rig *r)
 {
-	set_desc_at(r, TABLE, 0, BUF, 4, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT,
-		    1);
-	set_desc_at(r, TABLE, 1, BUF, 4, 0, 0);
-	set_desc(r, 0, TABLE, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	avail_add(r, 0);
+	set_entry(r, 0, BUF, 4, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
+	set_entry(r, 1, BUF, 4, 0, 0);
+	post_table(r, 32);
 }
 
 static void indirect_past_4g(struct rig *r)
 {
-	set_desc_at(r, TABLE, 0, BUF, 0xffffffffu, VIRTQ_DESC_F_NEXT, 1);
-	set_desc_at(r, TABLE, 1, BUF, 1, VIRTQ_DESC_F_WRITE, 0);
-	set_desc(r, 0, TABLE, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	avail_add(r, 0);
+	set_entry(r, 0, BUF, 0xffffffffu, VIRTQ_DESC_F_NEXT, 1);
+	set_entry(r, 1, BUF, 1, VIRTQ_DESC_F_WRITE, 0);
+	post_table(r, 32);
 }
 
 Test(virtio, bad_rings_break_the_device)
@@ -731,12 +717,12 @@ Test(virtio, avail_idx_wraps_at_65536)
 	set_desc(r, 0, BUF, 4, 0, 0);
 	struct virtq_elem e;
 	for (unsigned n = 0; n < 70000; n++) {
-		avail_add(r, 0);
+		vring_add(&r->vq, 0);
 		cr_assert_eq(virtq_pop(q0(r), &e), 1, "at %u", n);
 		virtq_push(q0(r), 0, 0);
 	}
-	cr_assert_eq(r16(r, USED + 2), (uint16_t)70000);
-	cr_assert_eq(r16(r, USED + 4 + 8 * QSZ), (uint16_t)70000);
+	cr_assert_eq(vring_used_idx(&r->vq), (uint16_t)70000);
+	cr_assert_eq(r16(r, vring_avail_event(&r->vq)), (uint16_t)70000);
 	cr_assert(!r->vd.broken);
 	rig_free(r);
 }
@@ -756,7 +742,7 @@ Test(virtio, used_event_suppresses_interrupts)
 {
 	struct rig *r = rig_new();
 	drv_init(r, F_V1 | F_EVENT);
-	const uint32_t used_event = AVAIL + 4 + 2 * QSZ;
+	const uint32_t used_event = vring_used_event(&r->vq);
 	/* used_event 0: interrupt when used idx goes 0 -> 1. */
 	cr_assert(push_one(r));
 	cr_assert(!push_one(r)); /* 1 -> 2: not asked for */
@@ -804,7 +790,7 @@ Test(virtio, no_interrupt_flag_without_event_idx)
 	w16(r, AVAIL, 0);
 	cr_assert(push_one(r));
 	/* used_event is not looked at without EVENT_IDX. */
-	w16(r, AVAIL + 4 + 2 * QSZ, 1000);
+	w16(r, vring_used_event(&r->vq), 1000);
 	cr_assert(push_one(r));
 	rig_free(r);
 }
@@ -813,12 +799,12 @@ Test(virtio, avail_event_suppresses_kicks)
 {
 	struct rig *r = rig_new();
 	drv_init(r, F_V1 | F_EVENT);
-	const uint32_t avail_event = USED + 4 + 8 * QSZ;
+	const uint32_t avail_event = vring_avail_event(&r->vq);
 	struct virtq_elem e;
 	set_desc(r, 0, BUF, 4, 0, 0);
 	/* Each pop asks for a kick at the next entry. */
-	avail_add(r, 0);
-	avail_add(r, 0);
+	vring_add(&r->vq, 0);
+	vring_add(&r->vq, 0);
 	cr_assert_eq(virtq_pop(q0(r), &e), 1);
 	cr_assert_eq(r16(r, avail_event), 1);
 	cr_assert_eq(virtq_pop(q0(r), &e), 1);
@@ -826,8 +812,8 @@ Test(virtio, avail_event_suppresses_kicks)
 	/* While draining, avail_event stays behind: the driver's
 	 * need_event(avail_event, new, old) is false for new entries. */
 	virtq_disable_notify(q0(r));
-	avail_add(r, 0);
-	avail_add(r, 0);
+	vring_add(&r->vq, 0);
+	vring_add(&r->vq, 0);
 	cr_assert_eq(virtq_pop(q0(r), &e), 1);
 	cr_assert_eq(r16(r, avail_event), 2);
 	cr_assert_eq(r16(r, USED), 0, "used flags touched with EVENT_IDX");
@@ -851,14 +837,14 @@ Test(virtio, no_notify_flag_without_event_idx)
 	cr_assert_eq(r16(r, USED), 0);
 	virtq_disable_notify(q0(r));
 	cr_assert_eq(r16(r, USED), VIRTQ_USED_F_NO_NOTIFY);
-	avail_add(r, 0);
+	vring_add(&r->vq, 0);
 	cr_assert(virtq_has_work(q0(r)));
 	cr_assert_eq(virtq_pop(q0(r), &e), 1);
 	cr_assert(!virtq_enable_notify(q0(r)));
 	cr_assert_eq(r16(r, USED), 0);
 	/* avail_event is not written without EVENT_IDX. */
-	cr_assert_eq(r16(r, USED + 4 + 8 * QSZ), 0);
-	avail_add(r, 0);
+	cr_assert_eq(r16(r, vring_avail_event(&r->vq)), 0);
+	vring_add(&r->vq, 0);
 	virtq_disable_notify(q0(r));
 	cr_assert(virtq_enable_notify(q0(r)));
 	rig_free(r);
@@ -870,10 +856,7 @@ static uint32_t rng_state = 0x2545f491;
 
 static uint32_t rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 17;
-	rng_state ^= rng_state << 5;
-	return rng_state;
+	return xorshift32(&rng_state);
 }
 
 /* Random descriptor tables, indirect tables and avail rings: every pop
@@ -892,11 +875,11 @@ Test(virtio, random_rings)
 			if (fl & VIRTQ_DESC_F_INDIRECT && rng() % 2)
 				len = 16 * (1 + rng() % (QSZ + 1));
 			set_desc(r, i, addr, len, fl, nx);
-			set_desc_at(r, TABLE, i, rng(), rng() % 4096, rng() & 7,
-				    rng() % (QSZ + 2));
+			set_entry(r, i, rng(), rng() % 4096, rng() & 7,
+				  rng() % (QSZ + 2));
 		}
 		for (unsigned i = 0; i < 4; i++)
-			avail_add(r, rng() % (QSZ + 1));
+			vring_add(&r->vq, rng() % (QSZ + 1));
 		if (rng() % 8 == 0)
 			w16(r, AVAIL + 2, rng());
 		struct virtq_elem e;

@@ -16,11 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hw/i440fx.h"
 #include "hw/pci.h"
-#include "hw/piix3.h"
 #include "hw/virtio_blk.h"
 #include "ioreq/bytes.h"
+#include "tests/unit/fake_guest.h"
+#include "tests/unit/fake_pc.h"
 #include "vmm/backend/block.h"
 
 #define SLOT	     6
@@ -75,73 +75,20 @@ static uint8_t pat(uint64_t off)
 }
 
 struct rig {
-	struct bus io, mmio;
-	struct pci_bus *pb;
-	struct i440fx nb;
-	struct piix3 sb;
-	int pic[16];
+	struct fake_pc pc;
 	uint8_t *ram, *rom;
 	struct guest_mem gm;
 	char *path;
 	struct blk *blk;
 	struct virtio_blk *vb;
-	uint16_t qsz;
-	uint16_t avail;	    /* driver's avail->idx */
-	uint16_t used_seen; /* used entries consumed */
+	struct vp_drv drv;
+	struct vring_drv vq;
 	uint64_t features;
 };
 
-static void fake_pic(void *opaque, int line, int level)
-{
-	struct rig *r = opaque;
-	r->pic[line] = level;
-}
-
-static void io_out(struct rig *r, uint16_t port, unsigned size, uint32_t v)
-{
-	bus_access(&r->io, port, size, true, &v, 1);
-}
-
-static void cfg_wr(struct rig *r, unsigned dev, unsigned off, unsigned size,
-		   uint32_t v)
-{
-	io_out(r, 0xcf8, 4, 0x80000000u | dev << 11 | (off & 0xfc));
-	io_out(r, 0xcfc + (off & 3), size, v);
-}
-
-static uint32_t cfg_rd(struct rig *r, unsigned dev, unsigned off, unsigned size)
-{
-	uint32_t v = 0;
-	io_out(r, 0xcf8, 4, 0x80000000u | dev << 11 | (off & 0xfc));
-	bus_access(&r->io, 0xcfc + (off & 3), size, false, &v, 1);
-	return v;
-}
-
-static uint64_t rd(struct rig *r, uint64_t a, unsigned size)
-{
-	uint64_t v = 0;
-	bus_access(&r->mmio, a, size, false, &v, 1);
-	return v;
-}
-
-static void wr(struct rig *r, uint64_t a, unsigned size, uint64_t v)
-{
-	bus_access(&r->mmio, a, size, true, &v, 1);
-}
-
-static void cwr(struct rig *r, unsigned off, unsigned size, uint64_t v)
-{
-	wr(r, BAR + off, size, v);
-}
-
-static uint64_t crd(struct rig *r, unsigned off, unsigned size)
-{
-	return rd(r, BAR + off, size);
-}
-
 static uint64_t dev_cfg(struct rig *r, unsigned off, unsigned size)
 {
-	return rd(r, BAR + VIRTIO_PCI_DEVICE_OFF + off, size);
+	return vp_rd(&r->drv, VIRTIO_PCI_DEVICE_OFF + off, size);
 }
 
 static char *make_image(const char *name)
@@ -162,17 +109,9 @@ static char *make_image(const char *name)
 static struct rig *rig_new(bool readonly, const char *serial)
 {
 	struct rig *r = calloc(1, sizeof(*r));
-	bus_init(&r->io, "port");
-	bus_init(&r->mmio, "mmio");
-	r->pb = pci_bus_new(&r->io, &r->mmio);
-	cr_assert_eq(pci_bus_attach(r->pb), 0);
-	cr_assert_eq(i440fx_init(&r->nb, r->pb), 0);
-	cr_assert_eq(piix3_init(&r->sb, r->pb, (struct irq_chip){fake_pic, r}),
-		     0);
-	r->ram = calloc(1, RAM_SIZE);
-	r->rom = calloc(1, ROM_SIZE);
-	cr_assert_eq(gm_add(&r->gm, 0, RAM_SIZE, r->ram, false), 0);
-	cr_assert_eq(gm_add(&r->gm, ROM_GPA, ROM_SIZE, r->rom, true), 0);
+	fake_pc_init(&r->pc);
+	r->ram = fake_ram_add(&r->gm, 0, RAM_SIZE, false);
+	r->rom = fake_ram_add(&r->gm, ROM_GPA, ROM_SIZE, true);
 	r->path = make_image("disk.img");
 	char err[256] = "";
 	struct blk_opts o = {.path = r->path, .readonly = readonly};
@@ -180,11 +119,9 @@ static struct rig *rig_new(bool readonly, const char *serial)
 	cr_assert_not_null(r->blk, "%s", err);
 	r->vb = virtio_blk_new(r->blk, &r->gm, serial);
 	cr_assert_not_null(r->vb);
-	cr_assert_not_null(virtio_blk_attach_pci(r->vb, r->pb, SLOT, NULL));
-	cfg_wr(r, SLOT, PCI_BAR0 + 16, 4, BAR);
-	cfg_wr(r, SLOT, PCI_COMMAND, 2, PCI_CMD_MEMORY | PCI_CMD_MASTER);
-	/* Slot 6 INTA is PIRQB. */
-	cfg_wr(r, 1, PIIX3_PIRQRC + 1, 1, IRQ);
+	cr_assert_not_null(virtio_blk_attach_pci(r->vb, r->pc.pb, SLOT, NULL));
+	pc_setup_virtio(&r->pc, SLOT, BAR, 1, IRQ); /* slot 6 INTA is PIRQB */
+	r->drv = (struct vp_drv){&r->pc.mmio, BAR};
 	return r;
 }
 
@@ -192,9 +129,7 @@ static void rig_free(struct rig *r)
 {
 	virtio_blk_free(r->vb);
 	blk_close(r->blk);
-	pci_bus_free(r->pb);
-	bus_destroy(&r->io);
-	bus_destroy(&r->mmio);
+	fake_pc_fini(&r->pc);
 	free(r->ram);
 	free(r->rom);
 	free(r->path);
@@ -203,103 +138,39 @@ static void rig_free(struct rig *r)
 
 static uint8_t status(struct rig *r)
 {
-	return crd(r, VIRTIO_PCI_DEVICE_STATUS, 1);
+	return vp_status(&r->drv);
 }
 
 /* Linux's virtio_pci_modern + virtio_blk probe, queue 0 of qsz. */
 static void drv_init(struct rig *r, uint64_t features, uint16_t qsz)
 {
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, 0);
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, 1);
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, 3);
-	uint64_t offered = 0;
-	for (unsigned sel = 0; sel < 2; sel++) {
-		cwr(r, VIRTIO_PCI_DEVICE_FEATURE_SELECT, 4, sel);
-		offered |= crd(r, VIRTIO_PCI_DEVICE_FEATURE, 4) << (32 * sel);
-	}
+	uint64_t offered = vp_offered(&r->drv);
 	cr_assert_eq(features & ~offered, 0, "asks for %llx",
 		     (unsigned long long)(features & ~offered));
-	for (unsigned sel = 0; sel < 2; sel++) {
-		cwr(r, VIRTIO_PCI_DRIVER_FEATURE_SELECT, 4, sel);
-		cwr(r, VIRTIO_PCI_DRIVER_FEATURE, 4, features >> (32 * sel));
-	}
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, 0x0b);
-	cr_assert_eq(status(r), 0x0b);
-	memset(r->ram + DESC, 0, USED + 0x1000 - DESC); /* fresh rings */
-	cwr(r, VIRTIO_PCI_QUEUE_SELECT, 2, 0);
-	cwr(r, VIRTIO_PCI_QUEUE_SIZE, 2, qsz);
-	cwr(r, VIRTIO_PCI_QUEUE_DESC, 8, DESC);
-	cwr(r, VIRTIO_PCI_QUEUE_DRIVER, 8, AVAIL);
-	cwr(r, VIRTIO_PCI_QUEUE_DEVICE, 8, USED);
-	cwr(r, VIRTIO_PCI_QUEUE_ENABLE, 2, 1);
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, 0x0f);
-	cr_assert_eq(status(r), 0x0f);
-	r->qsz = qsz;
-	r->avail = r->used_seen = 0;
+	cr_assert_eq(vp_negotiate(&r->drv, features), 0x0b);
+	vring_init(&r->vq, r->ram, qsz, DESC, AVAIL, USED);
+	vp_queue(&r->drv, 0, &r->vq);
+	vp_driver_ok(&r->drv);
 	r->features = features;
 }
 
-static void set_desc_at(struct rig *r, uint32_t table, unsigned i,
-			uint64_t addr, uint32_t len, uint16_t flags,
-			uint16_t next)
-{
-	uint8_t *d = r->ram + table + 16 * i;
-	put_le(d, 8, addr);
-	put_le(d + 8, 4, len);
-	put_le(d + 12, 2, flags);
-	put_le(d + 14, 2, next);
-}
-
-/* A buffer of a chain being built. */
-struct buf {
-	uint64_t addr;
-	uint32_t len;
-	bool write;
-};
-
 /* Puts the chain at descriptor head..head+n-1 (or, indirect, in a table
- * at TABLE + TABLE_STRIDE * head), makes it available and kicks. */
-static void post(struct rig *r, uint16_t head, const struct buf *b, unsigned n,
-		 bool indirect)
+ * at TABLE + TABLE_STRIDE * head) and makes it available. */
+static void post(struct rig *r, uint16_t head, const struct vring_buf *b,
+		 unsigned n, bool indirect)
 {
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t fl = (b[i].write ? VIRTQ_DESC_F_WRITE : 0) |
-			      (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0);
-		if (indirect)
-			set_desc_at(r, TABLE + TABLE_STRIDE * head, i,
-				    b[i].addr, b[i].len, fl, i + 1);
-		else
-			set_desc_at(r, DESC, (head + i) % r->qsz, b[i].addr,
-				    b[i].len, fl, (head + i + 1) % r->qsz);
-	}
-	if (indirect)
-		set_desc_at(r, DESC, head, TABLE + TABLE_STRIDE * head, 16 * n,
-			    VIRTQ_DESC_F_INDIRECT, 0);
-	put_le(r->ram + AVAIL + 4 + 2 * (r->avail % r->qsz), 2, head);
-	r->avail++;
-	put_le(r->ram + AVAIL + 2, 2, r->avail);
+	vring_post(&r->vq, head, b, n,
+		   indirect ? TABLE + TABLE_STRIDE * head : 0);
 }
 
 static void kick(struct rig *r)
 {
-	wr(r, BAR + VIRTIO_PCI_NOTIFY_OFF, 2, 0);
+	vp_kick(&r->drv, 0);
 }
 
-static uint16_t used_idx(struct rig *r)
-{
-	return get_le(r->ram + USED + 2, 2);
-}
-
-/* The next used element; false if there is none. */
 static bool take_used(struct rig *r, uint32_t *id, uint32_t *len)
 {
-	if (used_idx(r) == r->used_seen)
-		return false;
-	uint8_t *e = r->ram + USED + 4 + 8 * (r->used_seen % r->qsz);
-	*id = get_le(e, 4);
-	*len = get_le(e + 4, 4);
-	r->used_seen++;
-	return true;
+	return vring_take_used(&r->vq, id, len);
 }
 
 static void set_hdr(struct rig *r, unsigned slot, uint32_t type,
@@ -315,16 +186,16 @@ static void set_hdr(struct rig *r, unsigned slot, uint32_t type,
 /* One request in slot (header, data buffers, status), posted as chain
  * head (descriptors head.. onwards). */
 static void request(struct rig *r, uint16_t head, uint32_t type,
-		    uint64_t sector, const struct buf *data, unsigned n,
+		    uint64_t sector, const struct vring_buf *data, unsigned n,
 		    bool indirect)
 {
-	struct buf b[MAX_CHAIN];
+	struct vring_buf b[MAX_CHAIN];
 	cr_assert_leq(n + 2, MAX_CHAIN);
 	set_hdr(r, head, type, sector);
-	b[0] = (struct buf){HDR + 16 * head, 16, false};
+	b[0] = (struct vring_buf){HDR + 16 * head, 16, false};
 	for (unsigned i = 0; i < n; i++)
 		b[1 + i] = data[i];
-	b[n + 1] = (struct buf){STATUS + head, 1, true};
+	b[n + 1] = (struct vring_buf){STATUS + head, 1, true};
 	post(r, head, b, n + 2, indirect);
 }
 
@@ -361,8 +232,9 @@ static void file_read(struct rig *r, uint64_t off, void *buf, size_t n)
 Test(virtio_blk, config_and_features)
 {
 	struct rig *r = rig_new(false, "vblk-serial");
-	cr_assert_eq(cfg_rd(r, SLOT, 0, 4), 0x10421af4);
-	cr_assert_eq(cfg_rd(r, SLOT, PCI_CLASS_REVISION, 4), 0x01000001);
+	cr_assert_eq(pc_cfg_rd(&r->pc, SLOT, 0, 4), 0x10421af4);
+	cr_assert_eq(pc_cfg_rd(&r->pc, SLOT, PCI_CLASS_REVISION, 4),
+		     0x01000001);
 	cr_assert_eq(dev_cfg(r, VIRTIO_BLK_CFG_CAPACITY, 8), DISK_SIZE / 512);
 	cr_assert_eq(dev_cfg(r, VIRTIO_BLK_CFG_CAPACITY, 4), DISK_SIZE / 512);
 	cr_assert_eq(dev_cfg(r, VIRTIO_BLK_CFG_SIZE_MAX, 4), 0);
@@ -370,22 +242,23 @@ Test(virtio_blk, config_and_features)
 	cr_assert_eq(dev_cfg(r, VIRTIO_BLK_CFG_BLK_SIZE, 4), 512);
 	cr_assert_eq(dev_cfg(r, VIRTIO_BLK_CFG_PHYS_BLOCK_EXP, 1), 0);
 	cr_assert_eq(dev_cfg(r, VIRTIO_BLK_CFG_MIN_IO_SIZE, 2), 1);
-	cwr(r, VIRTIO_PCI_DEVICE_FEATURE_SELECT, 4, 0);
-	uint32_t f = crd(r, VIRTIO_PCI_DEVICE_FEATURE, 4);
+	vp_wr(&r->drv, VIRTIO_PCI_DEVICE_FEATURE_SELECT, 4, 0);
+	uint32_t f = vp_rd(&r->drv, VIRTIO_PCI_DEVICE_FEATURE, 4);
 	uint32_t want = 1u << VIRTIO_BLK_F_SEG_MAX |
 			1u << VIRTIO_BLK_F_BLK_SIZE | 1u << VIRTIO_BLK_F_FLUSH |
 			1u << VIRTIO_BLK_F_TOPOLOGY |
 			1u << VIRTIO_F_INDIRECT_DESC | 1u << VIRTIO_F_EVENT_IDX;
 	cr_assert_eq(f, want, "features %08x", f);
-	cwr(r, VIRTIO_PCI_DEVICE_FEATURE_SELECT, 4, 1);
-	cr_assert_eq(crd(r, VIRTIO_PCI_DEVICE_FEATURE, 4), 1);
-	cr_assert_eq(crd(r, VIRTIO_PCI_NUM_QUEUES, 2), 1);
-	cr_assert_eq(crd(r, VIRTIO_PCI_QUEUE_SIZE, 2), VIRTIO_BLK_QUEUE_SIZE);
+	vp_wr(&r->drv, VIRTIO_PCI_DEVICE_FEATURE_SELECT, 4, 1);
+	cr_assert_eq(vp_rd(&r->drv, VIRTIO_PCI_DEVICE_FEATURE, 4), 1);
+	cr_assert_eq(vp_rd(&r->drv, VIRTIO_PCI_NUM_QUEUES, 2), 1);
+	cr_assert_eq(vp_rd(&r->drv, VIRTIO_PCI_QUEUE_SIZE, 2),
+		     VIRTIO_BLK_QUEUE_SIZE);
 	rig_free(r);
 	/* Read-only images offer RO. */
 	r = rig_new(true, NULL);
-	cwr(r, VIRTIO_PCI_DEVICE_FEATURE_SELECT, 4, 0);
-	cr_assert_eq(crd(r, VIRTIO_PCI_DEVICE_FEATURE, 4),
+	vp_wr(&r->drv, VIRTIO_PCI_DEVICE_FEATURE_SELECT, 4, 0);
+	cr_assert_eq(vp_rd(&r->drv, VIRTIO_PCI_DEVICE_FEATURE, 4),
 		     want | 1u << VIRTIO_BLK_F_RO);
 	rig_free(r);
 }
@@ -397,18 +270,19 @@ Test(virtio_blk, write_then_read_multi_segment)
 	/* 8 KiB at sector 10 from three segments of odd sizes. */
 	for (unsigned i = 0; i < 8192; i++)
 		r->ram[DATA + 0x10000 + i] = (uint8_t)(i * 7 + 3);
-	struct buf w[3] = {{DATA + 0x10000, 1024, false},
-			   {DATA + 0x10000 + 1024, 3072, false},
-			   {DATA + 0x10000 + 4096, 4096, false}};
+	struct vring_buf w[3] = {{DATA + 0x10000, 1024, false},
+				 {DATA + 0x10000 + 1024, 3072, false},
+				 {DATA + 0x10000 + 4096, 4096, false}};
 	/* Scatter the source so that each segment is elsewhere. */
 	memmove(r->ram + DATA + 0x20000, r->ram + DATA + 0x10000 + 1024, 3072);
 	w[1].addr = DATA + 0x20000;
 	request(r, 0, VIRTIO_BLK_T_OUT, 10, w, 3, false);
-	cr_assert_eq(r->pic[IRQ], 0);
+	cr_assert_eq(r->pc.pic[IRQ], 0);
 	cr_assert_eq(run_one(r, 0, 1), VIRTIO_BLK_S_OK);
-	cr_assert_eq(r->pic[IRQ], 1, "no interrupt");
-	cr_assert_eq(crd(r, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_QUEUE);
-	cr_assert_eq(r->pic[IRQ], 0);
+	cr_assert_eq(r->pc.pic[IRQ], 1, "no interrupt");
+	cr_assert_eq(vp_rd(&r->drv, VIRTIO_PCI_ISR_OFF, 1),
+		     VIRTIO_PCI_ISR_QUEUE);
+	cr_assert_eq(r->pc.pic[IRQ], 0);
 	uint8_t file[8192];
 	file_read(r, 10 * 512, file, sizeof(file));
 	cr_assert_eq(memcmp(file, r->ram + DATA + 0x10000, 1024), 0);
@@ -419,15 +293,15 @@ Test(virtio_blk, write_then_read_multi_segment)
 	for (unsigned i = 0; i < 512; i++)
 		cr_assert_eq(file[i], pat(9 * 512 + i));
 	/* Read it back in two different pieces. */
-	struct buf rb[2] = {{DATA + 0x40000, 512, true},
-			    {DATA + 0x50000, 7680, true}};
+	struct vring_buf rb[2] = {{DATA + 0x40000, 512, true},
+				  {DATA + 0x50000, 7680, true}};
 	request(r, 3, VIRTIO_BLK_T_IN, 10, rb, 2, false);
 	cr_assert_eq(run_one(r, 3, 8192 + 1), VIRTIO_BLK_S_OK);
 	file_read(r, 10 * 512, file, sizeof(file));
 	cr_assert_eq(memcmp(r->ram + DATA + 0x40000, file, 512), 0);
 	cr_assert_eq(memcmp(r->ram + DATA + 0x50000, file + 512, 7680), 0);
 	/* The last sector of the disk. */
-	struct buf last = {DATA, 512, true};
+	struct vring_buf last = {DATA, 512, true};
 	request(r, 5, VIRTIO_BLK_T_IN, DISK_SIZE / 512 - 1, &last, 1, false);
 	cr_assert_eq(run_one(r, 5, 513), VIRTIO_BLK_S_OK);
 	for (unsigned i = 0; i < 512; i++)
@@ -450,7 +324,7 @@ Test(virtio_blk, any_framing)
 	set_hdr(r, 0, VIRTIO_BLK_T_OUT, 4);
 	memcpy(r->ram + DATA, r->ram + HDR, 16);
 	memset(r->ram + DATA + 16, 0x5a, 1024);
-	struct buf out[2] = {{DATA, 16 + 1024, false}, {STATUS, 1, true}};
+	struct vring_buf out[2] = {{DATA, 16 + 1024, false}, {STATUS, 1, true}};
 	post(r, 0, out, 2, false);
 	cr_assert_eq(run_one(r, 0, 1), VIRTIO_BLK_S_OK);
 	uint8_t file[1024];
@@ -459,9 +333,9 @@ Test(virtio_blk, any_framing)
 		cr_assert_eq(file[i], 0x5a);
 	/* IN: the header split over two buffers, data + status in one. */
 	set_hdr(r, 4, VIRTIO_BLK_T_IN, 5);
-	struct buf in[3] = {{HDR + 64, 5, false},
-			    {HDR + 64 + 5, 11, false},
-			    {DATA + 0x1000, 512 + 1, true}};
+	struct vring_buf in[3] = {{HDR + 64, 5, false},
+				  {HDR + 64 + 5, 11, false},
+				  {DATA + 0x1000, 512 + 1, true}};
 	r->ram[DATA + 0x1000 + 512] = 0xee;
 	post(r, 4, in, 3, false);
 	run_one(r, 4, 513); /* its status is not at STATUS */
@@ -484,7 +358,7 @@ Test(virtio_blk, flush_and_get_id)
 	cr_assert_eq(virtio_blk_stats(r->vb)->flushes, 1);
 	/* GET_ID: 20 bytes, no NUL when the serial fills them. */
 	memset(r->ram + DATA, 0xff, 32);
-	struct buf id = {DATA, 20, true};
+	struct vring_buf id = {DATA, 20, true};
 	request(r, 2, VIRTIO_BLK_T_GET_ID, 0, &id, 1, false);
 	cr_assert_eq(run_one(r, 2, 21), VIRTIO_BLK_S_OK);
 	cr_assert_eq(memcmp(r->ram + DATA, "MINIVMM-VBLK-0123456", 20), 0);
@@ -515,7 +389,7 @@ Test(virtio_blk, read_only_image_refuses_writes)
 	struct rig *r = rig_new(true, NULL);
 	drv_init(r, F_V1 | F_FLUSH | VIRTIO_BIT(VIRTIO_BLK_F_RO), 16);
 	memset(r->ram + DATA, 0x11, 4096);
-	struct buf w = {DATA, 4096, false};
+	struct vring_buf w = {DATA, 4096, false};
 	request(r, 0, VIRTIO_BLK_T_OUT, 0, &w, 1, false);
 	cr_assert_eq(run_one(r, 0, 1), VIRTIO_BLK_S_IOERR);
 	uint8_t file[4096];
@@ -523,7 +397,7 @@ Test(virtio_blk, read_only_image_refuses_writes)
 	for (unsigned i = 0; i < sizeof(file); i++)
 		cr_assert_eq(file[i], pat(i));
 	/* Reads and flushes work. */
-	struct buf rb = {DATA, 4096, true};
+	struct vring_buf rb = {DATA, 4096, true};
 	request(r, 2, VIRTIO_BLK_T_IN, 0, &rb, 1, false);
 	cr_assert_eq(run_one(r, 2, 4097), VIRTIO_BLK_S_OK);
 	cr_assert_eq(memcmp(r->ram + DATA, file, 4096), 0);
@@ -541,7 +415,7 @@ Test(virtio_blk, unsupported_types)
 	    2,	3,	   VIRTIO_BLK_T_DISCARD, VIRTIO_BLK_T_WRITE_ZEROES,
 	    10, 0xffffffff};
 	for (unsigned i = 0; i < sizeof(types) / sizeof(*types); i++) {
-		struct buf d = {DATA, 16, false};
+		struct vring_buf d = {DATA, 16, false};
 		request(r, 0, types[i], 0, &d, 1, false);
 		cr_assert_eq(run_one(r, 0, 1), VIRTIO_BLK_S_UNSUPP, "type %u",
 			     types[i]);
@@ -553,7 +427,8 @@ Test(virtio_blk, unsupported_types)
 
 /* A request that must end with IOERR, leaving the image alone. */
 static void expect_ioerr(struct rig *r, uint32_t type, uint64_t sector,
-			 const struct buf *d, unsigned n, const char *what)
+			 const struct vring_buf *d, unsigned n,
+			 const char *what)
 {
 	request(r, 0, type, sector, d, n, r->features & F_INDIRECT);
 	kick(r);
@@ -569,7 +444,7 @@ Test(virtio_blk, malformed_requests_fail_cleanly)
 {
 	struct rig *r = rig_new(false, NULL);
 	drv_init(r, F_V1 | F_INDIRECT, 128);
-	struct buf d = {DATA, 512, true};
+	struct vring_buf d = {DATA, 512, true};
 	/* Not a multiple of 512; beyond the end; the sector wrapping. */
 	d.len = 100;
 	expect_ioerr(r, VIRTIO_BLK_T_IN, 0, &d, 1, "100 bytes");
@@ -580,16 +455,16 @@ Test(virtio_blk, malformed_requests_fail_cleanly)
 	expect_ioerr(r, VIRTIO_BLK_T_IN, ~0ull, &d, 1, "sector 2^64-1");
 	expect_ioerr(r, VIRTIO_BLK_T_IN, ~0ull / 512, &d, 1, "offset wraps");
 	/* Data outside RAM, or read into ROM. */
-	d = (struct buf){RAM_SIZE - 512, 1024, true};
+	d = (struct vring_buf){RAM_SIZE - 512, 1024, true};
 	expect_ioerr(r, VIRTIO_BLK_T_IN, 0, &d, 1, "buffer off RAM");
-	d = (struct buf){ROM_GPA, 512, true};
+	d = (struct vring_buf){ROM_GPA, 512, true};
 	expect_ioerr(r, VIRTIO_BLK_T_IN, 0, &d, 1, "read into ROM");
-	d = (struct buf){0xfee00000, 512, false};
+	d = (struct vring_buf){0xfee00000, 512, false};
 	expect_ioerr(r, VIRTIO_BLK_T_OUT, 0, &d, 1, "write from MMIO");
 	/* More data segments than seg_max. */
-	struct buf many[70];
+	struct vring_buf many[70];
 	for (unsigned i = 0; i < 70; i++)
-		many[i] = (struct buf){DATA + 512 * i, 512, true};
+		many[i] = (struct vring_buf){DATA + 512 * i, 512, true};
 	expect_ioerr(r, VIRTIO_BLK_T_IN, 0, many, 70, "70 segments");
 	/* seg_max segments are fine. */
 	request(r, 0, VIRTIO_BLK_T_IN, 0, many, BLK_MAX_IOV, true);
@@ -598,7 +473,7 @@ Test(virtio_blk, malformed_requests_fail_cleanly)
 		cr_assert_eq(r->ram[DATA + i], pat(i));
 	/* A header shorter than 16 bytes. */
 	set_hdr(r, 1, VIRTIO_BLK_T_IN, 0);
-	struct buf shorthdr[3] = {
+	struct vring_buf shorthdr[3] = {
 	    {HDR + 16, 12, false}, {DATA, 512, true}, {STATUS + 1, 1, true}};
 	post(r, 1, shorthdr, 3, true);
 	kick(r);
@@ -608,8 +483,8 @@ Test(virtio_blk, malformed_requests_fail_cleanly)
 	cr_assert_eq(id, 1);
 	cr_assert_eq(r->ram[STATUS + 1], VIRTIO_BLK_S_IOERR);
 	/* The header outside RAM. */
-	struct buf badhdr[2] = {{RAM_SIZE - 8, 16, false},
-				{STATUS + 1, 1, true}};
+	struct vring_buf badhdr[2] = {{RAM_SIZE - 8, 16, false},
+				      {STATUS + 1, 1, true}};
 	r->ram[STATUS + 1] = 0xee;
 	post(r, 1, badhdr, 2, true);
 	kick(r);
@@ -628,7 +503,8 @@ Test(virtio_blk, malformed_requests_fail_cleanly)
 
 /* No status byte to answer in: DEVICE_NEEDS_RESET and a configuration
  * interrupt, then a reset brings the device back. */
-static void expect_broken(const struct buf *b, unsigned n, const char *what)
+static void expect_broken(const struct vring_buf *b, unsigned n,
+			  const char *what)
 {
 	struct rig *r = rig_new(false, NULL);
 	drv_init(r, F_V1, 16);
@@ -638,10 +514,11 @@ static void expect_broken(const struct buf *b, unsigned n, const char *what)
 	settle(r);
 	cr_assert_eq(status(r), 0x0f | VIRTIO_STATUS_DEVICE_NEEDS_RESET,
 		     "%s: status %x", what, status(r));
-	cr_assert_eq(used_idx(r), 0, "%s: answered", what);
-	cr_assert_eq(crd(r, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
+	cr_assert_eq(vring_used_idx(&r->vq), 0, "%s: answered", what);
+	cr_assert_eq(vp_rd(&r->drv, VIRTIO_PCI_ISR_OFF, 1),
+		     VIRTIO_PCI_ISR_CONFIG);
 	drv_init(r, F_V1, 16);
-	struct buf ok[3] = {
+	struct vring_buf ok[3] = {
 	    {HDR, 16, false}, {DATA, 512, true}, {STATUS, 1, true}};
 	set_hdr(r, 0, VIRTIO_BLK_T_IN, 0);
 	post(r, 0, ok, 3, false);
@@ -651,14 +528,14 @@ static void expect_broken(const struct buf *b, unsigned n, const char *what)
 
 Test(virtio_blk, requests_without_a_status_byte_break_the_device)
 {
-	struct buf nostatus[2] = {{HDR, 16, false}, {DATA, 512, false}};
+	struct vring_buf nostatus[2] = {{HDR, 16, false}, {DATA, 512, false}};
 	expect_broken(nostatus, 2, "no writable buffer");
-	struct buf hdronly[1] = {{HDR, 16, false}};
+	struct vring_buf hdronly[1] = {{HDR, 16, false}};
 	expect_broken(hdronly, 1, "header only");
-	struct buf offram[3] = {
+	struct vring_buf offram[3] = {
 	    {HDR, 16, false}, {DATA, 512, true}, {RAM_SIZE, 1, true}};
 	expect_broken(offram, 3, "status off RAM");
-	struct buf inrom[3] = {
+	struct vring_buf inrom[3] = {
 	    {HDR, 16, false}, {DATA, 512, true}, {ROM_GPA, 1, true}};
 	expect_broken(inrom, 3, "status in ROM");
 }
@@ -668,7 +545,7 @@ Test(virtio_blk, host_errors_become_ioerr)
 	struct rig *r = rig_new(false, NULL);
 	drv_init(r, F_V1 | F_FLUSH, 16);
 	cr_assert_eq(blk_test_swap_fd(r->blk, "/dev/full", O_RDWR), 0);
-	struct buf w = {DATA, 4096, false};
+	struct vring_buf w = {DATA, 4096, false};
 	request(r, 0, VIRTIO_BLK_T_OUT, 0, &w, 1, false);
 	cr_assert_eq(run_one(r, 0, 1), VIRTIO_BLK_S_IOERR);
 	cr_assert_eq(status(r), 0x0f);
@@ -683,20 +560,21 @@ Test(virtio_blk, full_queue_indirect_event_idx)
 	const uint16_t n = VIRTIO_BLK_QUEUE_SIZE;
 	drv_init(r, F_V1 | F_INDIRECT | F_EVENT, n);
 	/* Interrupt only when the last one is used. */
-	put_le(r->ram + AVAIL + 4 + 2 * n, 2, n - 1);
+	put_le(r->ram + vring_used_event(&r->vq), 2, n - 1);
 	for (uint16_t h = 0; h < n; h++) {
-		struct buf d = {DATA + 2048 * h, 2048, true};
+		struct vring_buf d = {DATA + 2048 * h, 2048, true};
 		request(r, h, VIRTIO_BLK_T_IN, 4 * h % (DISK_SIZE / 512), &d, 1,
 			true);
 	}
 	kick(r);
 	/* The device asked to be kicked at entry n again. */
-	cr_assert_eq(get_le(r->ram + USED + 4 + 8 * n, 2), n);
+	cr_assert_eq(get_le(r->ram + vring_avail_event(&r->vq), 2), n);
 	settle(r);
-	cr_assert_eq(used_idx(r), n);
-	cr_assert_eq(r->pic[IRQ], 1);
+	cr_assert_eq(vring_used_idx(&r->vq), n);
+	cr_assert_eq(r->pc.pic[IRQ], 1);
 	cr_assert_eq(virtio_blk_dev(r->vb)->interrupts, 1);
-	cr_assert_eq(crd(r, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_QUEUE);
+	cr_assert_eq(vp_rd(&r->drv, VIRTIO_PCI_ISR_OFF, 1),
+		     VIRTIO_PCI_ISR_QUEUE);
 	bool seen[VIRTIO_BLK_QUEUE_SIZE] = {0};
 	uint32_t id, len;
 	while (take_used(r, &id, &len)) {
@@ -721,17 +599,15 @@ Test(virtio_blk, out_of_slots_stalls_then_resumes)
 	const uint16_t n = VIRTIO_BLK_QUEUE_SIZE;
 	drv_init(r, F_V1 | F_INDIRECT, n);
 	for (uint16_t h = 0; h < n; h++) {
-		struct buf d = {DATA + 512 * h, 512, true};
+		struct vring_buf d = {DATA + 512 * h, 512, true};
 		request(r, h, VIRTIO_BLK_T_IN, h, &d, 1, true);
 	}
 	kick(r);
 	/* Head 0 again (same chain) before anything completed. */
-	put_le(r->ram + AVAIL + 4 + 2 * (r->avail % n), 2, 0);
-	r->avail++;
-	put_le(r->ram + AVAIL + 2, 2, r->avail);
+	vring_add(&r->vq, 0);
 	kick(r);
 	settle(r);
-	cr_assert_eq(used_idx(r), n + 1);
+	cr_assert_eq(vring_used_idx(&r->vq), n + 1);
 	cr_assert_eq(status(r), 0x0f);
 	rig_free(r);
 }
@@ -742,15 +618,15 @@ Test(virtio_blk, reset_drops_requests_in_flight)
 {
 	struct rig *r = rig_new(false, NULL);
 	drv_init(r, F_V1, 16);
-	struct buf d = {DATA, 4096, true};
+	struct vring_buf d = {DATA, 4096, true};
 	request(r, 0, VIRTIO_BLK_T_IN, 0, &d, 1, false);
 	kick(r);
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, 0);
+	vp_wr(&r->drv, VIRTIO_PCI_DEVICE_STATUS, 1, 0);
 	cr_assert_eq(status(r), 0);
 	settle(r);
-	cr_assert_eq(used_idx(r), 0);
+	cr_assert_eq(vring_used_idx(&r->vq), 0);
 	cr_assert_eq(r->ram[STATUS], 0xee);
-	cr_assert_eq(r->pic[IRQ], 0);
+	cr_assert_eq(r->pc.pic[IRQ], 0);
 	drv_init(r, F_V1, 16);
 	request(r, 0, VIRTIO_BLK_T_IN, 0, &d, 1, false);
 	cr_assert_eq(run_one(r, 0, 4097), VIRTIO_BLK_S_OK);
@@ -761,10 +637,7 @@ static uint32_t rng_state = 0x1234abcd;
 
 static uint32_t rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 17;
-	rng_state ^= rng_state << 5;
-	return rng_state;
+	return xorshift32(&rng_state);
 }
 
 /* Random requests (types, sectors, framings, addresses): the device
@@ -780,21 +653,21 @@ Test(virtio_blk, random_requests)
 			drv_init(r, F_V1 | F_INDIRECT | F_EVENT | F_FLUSH, 32);
 		}
 		unsigned nb = 1 + rng() % 5;
-		struct buf b[6];
+		struct vring_buf b[6];
 		uint16_t head = rng() % 8;
 		static const uint32_t types[] = {0, 1, 4, 8, 11, 77};
 		set_hdr(r, head, types[rng() % 6],
 			rng() % 4 ? rng() % 2100 : rng());
-		b[0] = (struct buf){HDR + 16 * head,
-				    rng() % 8 ? 16 : rng() % 32, false};
+		b[0] = (struct vring_buf){HDR + 16 * head,
+					  rng() % 8 ? 16 : rng() % 32, false};
 		for (unsigned i = 1; i < nb; i++) {
 			uint32_t len =
 			    rng() % 4 ? 512 * (rng() % 4) : rng() % 700;
 			uint64_t addr = rng() % 16 ? DATA + (rng() % 64) * 4096
 						   : (uint64_t)rng() << 4;
-			b[i] = (struct buf){addr, len, rng() % 3 != 0};
+			b[i] = (struct vring_buf){addr, len, rng() % 3 != 0};
 		}
-		b[nb] = (struct buf){STATUS + head, 1, rng() % 16 != 0};
+		b[nb] = (struct vring_buf){STATUS + head, 1, rng() % 16 != 0};
 		if (rng() % 2) /* keep the readable-then-writable order */
 			for (unsigned i = 1; i < nb; i++)
 				b[i].write = b[i].write || b[i - 1].write;

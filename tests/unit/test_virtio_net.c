@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hw/i440fx.h"
 #include "hw/pci.h"
-#include "hw/piix3.h"
 #include "hw/virtio_net.h"
 #include "ioreq/bytes.h"
+#include "tests/unit/fake_guest.h"
+#include "tests/unit/fake_pc.h"
 
 #define SLOT	 6
 #define BAR	 0xfebf0000u
@@ -95,85 +95,35 @@ static const struct net_backend_ops be_ops = {.send = be_send,
 					      .set_offload = be_set_offload};
 
 struct rig {
-	struct bus io, mmio;
-	struct pci_bus *pb;
-	struct i440fx nb;
-	struct piix3 sb;
-	int pic[16];
+	struct fake_pc pc;
 	uint8_t *ram;
 	struct guest_mem gm;
 	struct virtio_net *vn;
 	struct fake_be be;
-	uint16_t qsz;
-	uint16_t avail[2], used_seen[2];
+	struct vp_drv drv;
+	struct vring_drv vq[2];
 	uint64_t features;
 };
 
-static void fake_pic(void *opaque, int line, int level)
-{
-	struct rig *r = opaque;
-	r->pic[line] = level;
-}
-
-static void io_out(struct rig *r, uint16_t port, unsigned size, uint32_t v)
-{
-	bus_access(&r->io, port, size, true, &v, 1);
-}
-
-static void cfg_wr(struct rig *r, unsigned off, unsigned size, uint32_t v)
-{
-	io_out(r, 0xcf8, 4, 0x80000000u | SLOT << 11 | (off & 0xfc));
-	io_out(r, 0xcfc + (off & 3), size, v);
-}
-
-static uint32_t cfg_rd(struct rig *r, unsigned off, unsigned size)
-{
-	uint32_t v = 0;
-	io_out(r, 0xcf8, 4, 0x80000000u | SLOT << 11 | (off & 0xfc));
-	bus_access(&r->io, 0xcfc + (off & 3), size, false, &v, 1);
-	return v;
-}
-
-static uint64_t crd(struct rig *r, unsigned off, unsigned size)
-{
-	uint64_t v = 0;
-	bus_access(&r->mmio, BAR + off, size, false, &v, 1);
-	return v;
-}
-
-static void cwr(struct rig *r, unsigned off, unsigned size, uint64_t v)
-{
-	bus_access(&r->mmio, BAR + off, size, true, &v, 1);
-}
-
 static uint64_t dev_cfg(struct rig *r, unsigned off, unsigned size)
 {
-	return crd(r, VIRTIO_PCI_DEVICE_OFF + off, size);
+	return vp_rd(&r->drv, VIRTIO_PCI_DEVICE_OFF + off, size);
 }
 
 static struct rig *rig_new_opts(bool vnet_hdr, unsigned offloads, bool cable)
 {
 	struct rig *r = calloc(1, sizeof(*r));
-	bus_init(&r->io, "port");
-	bus_init(&r->mmio, "mmio");
-	r->pb = pci_bus_new(&r->io, &r->mmio);
-	cr_assert_eq(pci_bus_attach(r->pb), 0);
-	cr_assert_eq(i440fx_init(&r->nb, r->pb), 0);
-	cr_assert_eq(piix3_init(&r->sb, r->pb, (struct irq_chip){fake_pic, r}),
-		     0);
-	r->ram = calloc(1, RAM_SIZE);
-	cr_assert_eq(gm_add(&r->gm, 0, RAM_SIZE, r->ram, false), 0);
+	fake_pc_init(&r->pc);
+	r->ram = fake_ram_add(&r->gm, 0, RAM_SIZE, false);
 	struct virtio_net_opts o = {
 	    .vnet_hdr = vnet_hdr, .offloads = offloads, .link_up = cable};
 	memcpy(o.mac, MAC, 6);
 	struct net_backend be = {cable ? &be_ops : NULL, &r->be};
 	r->vn = virtio_net_new(&o, be, &r->gm);
 	cr_assert_not_null(r->vn);
-	cr_assert_not_null(virtio_net_attach_pci(r->vn, r->pb, SLOT, NULL));
-	cfg_wr(r, PCI_BAR0 + 16, 4, BAR);
-	cfg_wr(r, PCI_COMMAND, 2, PCI_CMD_MEMORY | PCI_CMD_MASTER);
-	io_out(r, 0xcf8, 4, 0x80000000u | 1 << 11 | (PIIX3_PIRQRC & 0xfc));
-	io_out(r, 0xcfc + ((PIIX3_PIRQRC + 1) & 3), 1, IRQ); /* PIRQB */
+	cr_assert_not_null(virtio_net_attach_pci(r->vn, r->pc.pb, SLOT, NULL));
+	pc_setup_virtio(&r->pc, SLOT, BAR, 1, IRQ); /* slot 6 INTA is PIRQB */
+	r->drv = (struct vp_drv){&r->pc.mmio, BAR};
 	return r;
 }
 
@@ -185,129 +135,47 @@ static struct rig *rig_new(void)
 static void rig_free(struct rig *r)
 {
 	virtio_net_free(r->vn);
-	pci_bus_free(r->pb);
-	bus_destroy(&r->io);
-	bus_destroy(&r->mmio);
+	fake_pc_fini(&r->pc);
 	free(r->ram);
 	free(r);
 }
 
 static uint8_t status(struct rig *r)
 {
-	return crd(r, VIRTIO_PCI_DEVICE_STATUS, 1);
-}
-
-static uint64_t offered(struct rig *r)
-{
-	uint64_t f = 0;
-	for (unsigned sel = 0; sel < 2; sel++) {
-		cwr(r, VIRTIO_PCI_DEVICE_FEATURE_SELECT, 4, sel);
-		f |= crd(r, VIRTIO_PCI_DEVICE_FEATURE, 4) << (32 * sel);
-	}
-	return f;
-}
-
-/* Up to FEATURES_OK; returns the status read back. */
-static uint8_t negotiate(struct rig *r, uint64_t features)
-{
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, 0);
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, 1);
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, 3);
-	for (unsigned sel = 0; sel < 2; sel++) {
-		cwr(r, VIRTIO_PCI_DRIVER_FEATURE_SELECT, 4, sel);
-		cwr(r, VIRTIO_PCI_DRIVER_FEATURE, 4, features >> (32 * sel));
-	}
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, 0x0b);
-	return status(r);
+	return vp_status(&r->drv);
 }
 
 /* Linux's probe: both queues of qsz, DRIVER_OK. */
 static void drv_init(struct rig *r, uint64_t features, uint16_t qsz)
 {
-	cr_assert_eq(negotiate(r, features), 0x0b);
-	memset(r->ram + 0x1000, 0, 0xa000 - 0x1000);
+	cr_assert_eq(vp_negotiate(&r->drv, features), 0x0b);
 	for (unsigned q = 0; q < 2; q++) {
-		cwr(r, VIRTIO_PCI_QUEUE_SELECT, 2, q);
-		cwr(r, VIRTIO_PCI_QUEUE_SIZE, 2, qsz);
-		cwr(r, VIRTIO_PCI_QUEUE_DESC, 8, ring_desc[q]);
-		cwr(r, VIRTIO_PCI_QUEUE_DRIVER, 8, ring_avail[q]);
-		cwr(r, VIRTIO_PCI_QUEUE_DEVICE, 8, ring_used[q]);
-		cwr(r, VIRTIO_PCI_QUEUE_ENABLE, 2, 1);
-		r->avail[q] = r->used_seen[q] = 0;
+		vring_init(&r->vq[q], r->ram, qsz, ring_desc[q], ring_avail[q],
+			   ring_used[q]);
+		vp_queue(&r->drv, q, &r->vq[q]);
 	}
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, 0x0f);
-	cr_assert_eq(status(r), 0x0f);
-	r->qsz = qsz;
+	vp_driver_ok(&r->drv);
 	r->features = features;
 }
 
-static void set_desc(struct rig *r, uint32_t table, unsigned i, uint64_t addr,
-		     uint32_t len, uint16_t flags, uint16_t next)
-{
-	uint8_t *d = r->ram + table + 16 * i;
-	put_le(d, 8, addr);
-	put_le(d + 8, 4, len);
-	put_le(d + 12, 2, flags);
-	put_le(d + 14, 2, next);
-}
-
-struct buf {
-	uint64_t addr;
-	uint32_t len;
-	bool write;
-};
-
 /* The chain at descriptors head.. of queue q (or in an indirect table),
  * made available; no kick. */
-static void post(struct rig *r, unsigned q, uint16_t head, const struct buf *b,
-		 unsigned n, bool indirect)
+static void post(struct rig *r, unsigned q, uint16_t head,
+		 const struct vring_buf *b, unsigned n, bool indirect)
 {
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t fl = (b[i].write ? VIRTQ_DESC_F_WRITE : 0) |
-			      (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0);
-		if (indirect)
-			set_desc(r, TABLE + 0x400 * head, i, b[i].addr,
-				 b[i].len, fl, i + 1);
-		else
-			set_desc(r, ring_desc[q], (head + i) % r->qsz,
-				 b[i].addr, b[i].len, fl,
-				 (head + i + 1) % r->qsz);
-	}
-	if (indirect)
-		set_desc(r, ring_desc[q], head, TABLE + 0x400 * head, 16 * n,
-			 VIRTQ_DESC_F_INDIRECT, 0);
-	put_le(r->ram + ring_avail[q] + 4 + 2 * (r->avail[q] % r->qsz), 2,
-	       head);
-	r->avail[q]++;
-	put_le(r->ram + ring_avail[q] + 2, 2, r->avail[q]);
+	vring_post(&r->vq[q], head, b, n, indirect ? TABLE + 0x400 * head : 0);
 }
 
 static void kick(struct rig *r, unsigned q)
 {
-	cwr(r, VIRTIO_PCI_NOTIFY_OFF + VIRTIO_PCI_NOTIFY_MULT * q, 2, 0);
-}
-
-static uint16_t used_idx(struct rig *r, unsigned q)
-{
-	return get_le(r->ram + ring_used[q] + 2, 2);
-}
-
-static bool take_used(struct rig *r, unsigned q, uint32_t *id, uint32_t *len)
-{
-	if (used_idx(r, q) == r->used_seen[q])
-		return false;
-	uint8_t *e = r->ram + ring_used[q] + 4 + 8 * (r->used_seen[q] % r->qsz);
-	*id = get_le(e, 4);
-	*len = get_le(e + 4, 4);
-	r->used_seen[q]++;
-	return true;
+	vp_kick(&r->drv, q);
 }
 
 static void expect_used(struct rig *r, unsigned q, uint32_t id, uint32_t len)
 {
 	uint32_t gid, glen;
-	cr_assert(take_used(r, q, &gid, &glen), "no used element on queue %u",
-		  q);
+	cr_assert(vring_take_used(&r->vq[q], &gid, &glen),
+		  "no used element on queue %u", q);
 	cr_assert_eq(gid, id, "used id %u, want %u", gid, id);
 	cr_assert_eq(glen, len, "used len %u, want %u", glen, len);
 }
@@ -365,8 +233,9 @@ static const struct virtio_net_stats *st(struct rig *r)
 Test(virtio_net, pci_identity_and_config)
 {
 	struct rig *r = rig_new();
-	cr_assert_eq(cfg_rd(r, 0, 4), 0x10411af4);
-	cr_assert_eq(cfg_rd(r, PCI_CLASS_REVISION, 4), 0x02000001);
+	cr_assert_eq(pc_cfg_rd(&r->pc, SLOT, 0, 4), 0x10411af4);
+	cr_assert_eq(pc_cfg_rd(&r->pc, SLOT, PCI_CLASS_REVISION, 4),
+		     0x02000001);
 	for (unsigned i = 0; i < 6; i++)
 		cr_assert_eq(dev_cfg(r, VIRTIO_NET_CFG_MAC + i, 1), MAC[i]);
 	cr_assert_eq(dev_cfg(r, VIRTIO_NET_CFG_MAC, 4), 0x12005452);
@@ -374,23 +243,25 @@ Test(virtio_net, pci_identity_and_config)
 		     VIRTIO_NET_S_LINK_UP);
 	cr_assert_eq(dev_cfg(r, VIRTIO_NET_CFG_MAX_PAIRS, 2), 1);
 	cr_assert_eq(dev_cfg(r, VIRTIO_NET_CFG_LEN, 2), 0, "no mtu field");
-	cr_assert_eq(crd(r, VIRTIO_PCI_NUM_QUEUES, 2), 2);
-	cr_assert_eq(crd(r, VIRTIO_PCI_QUEUE_SIZE, 2), 256);
+	cr_assert_eq(vp_rd(&r->drv, VIRTIO_PCI_NUM_QUEUES, 2), 2);
+	cr_assert_eq(vp_rd(&r->drv, VIRTIO_PCI_QUEUE_SIZE, 2), 256);
 	/* Driver writes to the config change nothing. */
-	cwr(r, VIRTIO_PCI_DEVICE_OFF + VIRTIO_NET_CFG_MAC, 4, 0xdeadbeef);
-	cwr(r, VIRTIO_PCI_DEVICE_OFF + VIRTIO_NET_CFG_STATUS, 2, 0);
+	vp_wr(&r->drv, VIRTIO_PCI_DEVICE_OFF + VIRTIO_NET_CFG_MAC, 4,
+	      0xdeadbeef);
+	vp_wr(&r->drv, VIRTIO_PCI_DEVICE_OFF + VIRTIO_NET_CFG_STATUS, 2, 0);
 	cr_assert_eq(dev_cfg(r, VIRTIO_NET_CFG_MAC, 4), 0x12005452);
 	cr_assert_eq(dev_cfg(r, VIRTIO_NET_CFG_STATUS, 2), 1);
 	/* Pulling the cable: status, generation, a config interrupt. */
 	drv_init(r, F_V1 | F_MAC | F_STATUS, 16);
-	uint8_t gen = crd(r, VIRTIO_PCI_CONFIG_GENERATION, 1);
+	uint8_t gen = vp_rd(&r->drv, VIRTIO_PCI_CONFIG_GENERATION, 1);
 	virtio_net_set_link(r->vn, false);
 	cr_assert_eq(dev_cfg(r, VIRTIO_NET_CFG_STATUS, 2), 0);
-	cr_assert_neq(crd(r, VIRTIO_PCI_CONFIG_GENERATION, 1), gen);
-	cr_assert_eq(r->pic[IRQ], 1);
-	cr_assert_eq(crd(r, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
+	cr_assert_neq(vp_rd(&r->drv, VIRTIO_PCI_CONFIG_GENERATION, 1), gen);
+	cr_assert_eq(r->pc.pic[IRQ], 1);
+	cr_assert_eq(vp_rd(&r->drv, VIRTIO_PCI_ISR_OFF, 1),
+		     VIRTIO_PCI_ISR_CONFIG);
 	virtio_net_nic_ops.link(r->vn, false); /* no change: none */
-	cr_assert_eq(r->pic[IRQ], 0);
+	cr_assert_eq(r->pc.pic[IRQ], 0);
 	virtio_net_set_link(r->vn, true);
 	cr_assert_eq(dev_cfg(r, VIRTIO_NET_CFG_STATUS, 2), 1);
 	rig_free(r);
@@ -404,11 +275,11 @@ Test(virtio_net, no_offloads_without_a_vnet_header)
 {
 	struct rig *r = rig_new();
 	uint64_t want = F_V1 | F_EVENT | F_IND | F_MAC | F_STATUS | F_MRG;
-	cr_assert_eq(offered(r), want, "offered %llx",
-		     (unsigned long long)offered(r));
+	cr_assert_eq(vp_offered(&r->drv), want, "offered %llx",
+		     (unsigned long long)vp_offered(&r->drv));
 	/* Asking for CSUM anyway is refused. */
-	cr_assert_eq(negotiate(r, F_V1 | F_CSUM) & 0x08, 0);
-	cr_assert_eq(negotiate(r, F_V1 | F_GCSUM) & 0x08, 0);
+	cr_assert_eq(vp_negotiate(&r->drv, F_V1 | F_CSUM) & 0x08, 0);
+	cr_assert_eq(vp_negotiate(&r->drv, F_V1 | F_GCSUM) & 0x08, 0);
 	cr_assert_eq(r->be.offload_calls, 0);
 	rig_free(r);
 }
@@ -419,11 +290,11 @@ Test(virtio_net, offloads_with_a_vnet_header)
 	struct rig *r = rig_new_opts(true, 0, true);
 	uint64_t host = F_CSUM | F_HTSO4 | F_HTSO6 | F_HECN;
 	uint64_t base = F_V1 | F_EVENT | F_IND | F_MAC | F_STATUS | F_MRG;
-	cr_assert_eq(offered(r), base | host);
+	cr_assert_eq(vp_offered(&r->drv), base | host);
 	rig_free(r);
 	/* Checksums only. */
 	r = rig_new_opts(true, NET_OFFLOAD_CSUM, true);
-	cr_assert_eq(offered(r), base | host | F_GCSUM);
+	cr_assert_eq(vp_offered(&r->drv), base | host | F_GCSUM);
 	rig_free(r);
 	/* Everything. */
 	r = rig_new_opts(true,
@@ -433,31 +304,33 @@ Test(virtio_net, offloads_with_a_vnet_header)
 	uint64_t guest = F_GCSUM | F_GTSO4 |
 			 VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6) |
 			 VIRTIO_BIT(VIRTIO_NET_F_GUEST_ECN);
-	cr_assert_eq(offered(r), base | host | guest);
+	cr_assert_eq(vp_offered(&r->drv), base | host | guest);
 	/* What the driver takes goes to the backend at FEATURES_OK. */
-	cr_assert_eq(negotiate(r, F_V1 | F_GCSUM | F_GTSO4), 0x0b);
+	cr_assert_eq(vp_negotiate(&r->drv, F_V1 | F_GCSUM | F_GTSO4), 0x0b);
 	cr_assert_eq(r->be.offloads, NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4);
 	/* Reset switches them off. */
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, 0);
+	vp_wr(&r->drv, VIRTIO_PCI_DEVICE_STATUS, 1, 0);
 	cr_assert_eq(r->be.offloads, 0);
 	/* The spec's dependencies: TSO needs CSUM, ECN needs TSO. */
-	cr_assert_eq(negotiate(r, F_V1 | F_GTSO4) & 0x08, 0);
-	cr_assert_eq(negotiate(r, F_V1 | F_HTSO4) & 0x08, 0);
-	cr_assert_eq(negotiate(r, F_V1 | F_CSUM | F_HECN) & 0x08, 0);
+	cr_assert_eq(vp_negotiate(&r->drv, F_V1 | F_GTSO4) & 0x08, 0);
+	cr_assert_eq(vp_negotiate(&r->drv, F_V1 | F_HTSO4) & 0x08, 0);
+	cr_assert_eq(vp_negotiate(&r->drv, F_V1 | F_CSUM | F_HECN) & 0x08, 0);
 	cr_assert_eq(
-	    negotiate(r, F_V1 | F_GCSUM | VIRTIO_BIT(VIRTIO_NET_F_GUEST_ECN)) &
+	    vp_negotiate(&r->drv,
+			 F_V1 | F_GCSUM | VIRTIO_BIT(VIRTIO_NET_F_GUEST_ECN)) &
 		0x08,
 	    0);
-	cr_assert_eq(negotiate(r, F_V1 | F_CSUM | F_HTSO4 | F_HECN), 0x0b);
+	cr_assert_eq(vp_negotiate(&r->drv, F_V1 | F_CSUM | F_HTSO4 | F_HECN),
+		     0x0b);
 	/* Never offered: UFO, control queue, MQ. */
-	cr_assert_eq(offered(r) & (VIRTIO_BIT(VIRTIO_NET_F_HOST_UFO) |
-				   VIRTIO_BIT(VIRTIO_NET_F_GUEST_UFO) |
-				   VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ) |
-				   VIRTIO_BIT(VIRTIO_NET_F_MQ)),
+	cr_assert_eq(vp_offered(&r->drv) & (VIRTIO_BIT(VIRTIO_NET_F_HOST_UFO) |
+					    VIRTIO_BIT(VIRTIO_NET_F_GUEST_UFO) |
+					    VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ) |
+					    VIRTIO_BIT(VIRTIO_NET_F_MQ)),
 		     0);
 	/* A backend that refuses: FEATURES_OK is refused. */
 	r->be.offload_rc = -1;
-	cr_assert_eq(negotiate(r, F_V1 | F_GCSUM) & 0x08, 0);
+	cr_assert_eq(vp_negotiate(&r->drv, F_V1 | F_GCSUM) & 0x08, 0);
 	rig_free(r);
 }
 
@@ -469,23 +342,23 @@ Test(virtio_net, tx_single_and_multi_descriptor)
 	drv_init(r, F_V1 | F_MAC | F_STATUS | F_IND, 16);
 	/* Header and frame in one descriptor. */
 	put_frame(r, DATA, 1, 60, true);
-	struct buf one = {DATA, HDR + 60, false};
+	struct vring_buf one = {DATA, HDR + 60, false};
 	post(r, 1, 0, &one, 1, false);
 	kick(r, 1);
 	expect_used(r, 1, 0, 0);
 	cr_assert_eq(r->be.sent, 1);
 	cr_assert_eq(r->be.last_len, 60, "header stripped");
 	cr_assert(frame_ok(r->be.last, 1, 60));
-	cr_assert_eq(r->pic[IRQ], 1);
-	crd(r, VIRTIO_PCI_ISR_OFF, 1);
+	cr_assert_eq(r->pc.pic[IRQ], 1);
+	vp_rd(&r->drv, VIRTIO_PCI_ISR_OFF, 1);
 	/* Header alone, the frame over three descriptors. */
 	memset(r->ram + DATA, 0, HDR);
 	put_frame(r, DATA + 0x1000, 2, 1514, false);
 	memmove(r->ram + DATA + 0x3000, r->ram + DATA + 0x1000 + 100, 1000);
-	struct buf three[4] = {{DATA, HDR, false},
-			       {DATA + 0x1000, 100, false},
-			       {DATA + 0x3000, 1000, false},
-			       {DATA + 0x1000 + 1100, 414, false}};
+	struct vring_buf three[4] = {{DATA, HDR, false},
+				     {DATA + 0x1000, 100, false},
+				     {DATA + 0x3000, 1000, false},
+				     {DATA + 0x1000 + 1100, 414, false}};
 	post(r, 1, 1, three, 4, false);
 	kick(r, 1);
 	expect_used(r, 1, 1, 0);
@@ -494,8 +367,8 @@ Test(virtio_net, tx_single_and_multi_descriptor)
 	/* The header sharing a descriptor with the first data bytes, the
 	 * rest indirect. */
 	put_frame(r, DATA + 0x5000, 3, 200, true);
-	struct buf shared[2] = {{DATA + 0x5000, HDR + 50, false},
-				{DATA + 0x5000 + HDR + 50, 150, false}};
+	struct vring_buf shared[2] = {{DATA + 0x5000, HDR + 50, false},
+				      {DATA + 0x5000 + HDR + 50, 150, false}};
 	post(r, 1, 5, shared, 2, false);
 	post(r, 1, 7, shared, 2, true);
 	kick(r, 1);
@@ -523,7 +396,7 @@ Test(virtio_net, tx_with_vnet_header_passes_negotiated_offloads)
 	put_le(h + 6, 2, 34);	  /* csum_start */
 	put_le(h + 8, 2, 16);	  /* csum_offset */
 	put_le(h + 10, 2, 0x777); /* num_buffers: not the driver's */
-	struct buf b = {DATA, HDR + 3000, false};
+	struct vring_buf b = {DATA, HDR + 3000, false};
 	post(r, 1, 0, &b, 1, false);
 	kick(r, 1);
 	expect_used(r, 1, 0, 0);
@@ -556,11 +429,11 @@ Test(virtio_net, tx_with_vnet_header_passes_negotiated_offloads)
 	drv_init(r, F_V1, 16);
 	put_frame(r, DATA, 5, 100, true);
 	r->ram[DATA] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-	struct buf c = {DATA, HDR + 100, false};
+	struct vring_buf c = {DATA, HDR + 100, false};
 	post(r, 1, 0, &c, 1, false);
 	r->ram[DATA + 0x1000] = 0; /* a plain one after it */
 	put_frame(r, DATA + 0x1000, 6, 100, true);
-	struct buf d = {DATA + 0x1000, HDR + 100, false};
+	struct vring_buf d = {DATA + 0x1000, HDR + 100, false};
 	post(r, 1, 1, &d, 1, false);
 	kick(r, 1);
 	expect_used(r, 1, 0, 0);
@@ -577,23 +450,26 @@ Test(virtio_net, tx_oversize_and_malformed_chains_are_dropped)
 	drv_init(r, F_V1 | F_CSUM | F_HTSO4, 64);
 	memset(r->ram + BIG, 0, HDR);
 	/* 65550 bytes of frame is the largest. */
-	struct buf max = {BIG, HDR + NET_MAX_GSO_FRAME, false};
+	struct vring_buf max = {BIG, HDR + NET_MAX_GSO_FRAME, false};
 	post(r, 1, 0, &max, 1, false);
-	struct buf over = {BIG, HDR + NET_MAX_GSO_FRAME + 1, false};
+	struct vring_buf over = {BIG, HDR + NET_MAX_GSO_FRAME + 1, false};
 	post(r, 1, 1, &over, 1, false);
 	/* A writable descriptor in a TX chain. */
-	struct buf wr[2] = {{DATA, HDR + 60, false}, {DATA + 0x1000, 64, true}};
+	struct vring_buf wr[2] = {{DATA, HDR + 60, false},
+				  {DATA + 0x1000, 64, true}};
 	post(r, 1, 2, wr, 2, false);
 	/* Shorter than a header plus an Ethernet header. */
-	struct buf shorty = {DATA, HDR + 13, false};
+	struct vring_buf shorty = {DATA, HDR + 13, false};
 	post(r, 1, 4, &shorty, 1, false);
-	struct buf tiny = {DATA, 5, false};
+	struct vring_buf tiny = {DATA, 5, false};
 	post(r, 1, 5, &tiny, 1, false);
 	/* A data segment outside RAM. */
-	struct buf off[2] = {{DATA, HDR, false}, {RAM_SIZE - 10, 100, false}};
+	struct vring_buf off[2] = {{DATA, HDR, false},
+				   {RAM_SIZE - 10, 100, false}};
 	post(r, 1, 6, off, 2, false);
 	/* The header outside RAM. */
-	struct buf hoff[2] = {{0xfff00000u, HDR, false}, {DATA, 100, false}};
+	struct vring_buf hoff[2] = {{0xfff00000u, HDR, false},
+				    {DATA, 100, false}};
 	post(r, 1, 8, hoff, 2, false);
 	kick(r, 1);
 	expect_used(r, 1, 0, 0);
@@ -621,7 +497,8 @@ Test(virtio_net, rx_without_mrg_rxbuf)
 	/* Linux without MRG_RXBUF: header and data in one 1526-byte buffer
 	 * (here split in two descriptors to check the gather). */
 	memset(r->ram + DATA, 0xee, 0x2000);
-	struct buf b[2] = {{DATA, 100, true}, {DATA + 0x1000, 1426, true}};
+	struct vring_buf b[2] = {{DATA, 100, true},
+				 {DATA + 0x1000, 1426, true}};
 	post(r, 0, 0, b, 2, false);
 	kick(r, 0);
 	cr_assert_eq(r->be.rx_ready, 1, "kick after a stall: read again");
@@ -638,9 +515,9 @@ Test(virtio_net, rx_without_mrg_rxbuf)
 			    1000 - (100 - HDR)),
 		     0);
 	cr_assert_eq(r->ram[DATA + 0x1000 + 1000 - (100 - HDR)], 0xee);
-	cr_assert_eq(r->pic[IRQ], 1);
+	cr_assert_eq(r->pc.pic[IRQ], 1);
 	/* A buffer too small for the frame: dropped, the buffer back. */
-	struct buf small = {DATA + 0x4000, 500, true};
+	struct vring_buf small = {DATA + 0x4000, 500, true};
 	post(r, 0, 2, &small, 1, false);
 	len = backend_frame(in, false, NULL, 8, 1000);
 	cr_assert(virtio_net_can_receive(r->vn));
@@ -658,7 +535,7 @@ Test(virtio_net, rx_mergeable_buffers)
 	drv_init(r, F_V1 | F_MAC | F_MRG, 16);
 	static uint8_t in[4096];
 	for (unsigned i = 0; i < 6; i++) {
-		struct buf b = {DATA + 0x1000 * i, 512, true};
+		struct vring_buf b = {DATA + 0x1000 * i, 512, true};
 		post(r, 0, i, &b, 1, false);
 	}
 	kick(r, 0);
@@ -696,7 +573,7 @@ Test(virtio_net, rx_gso_frame_with_vnet_header)
 	drv_init(r, F_V1 | F_MRG | F_GCSUM | F_GTSO4, 32);
 	static uint8_t in[NET_VNET_HDR_LEN + NET_MAX_GSO_FRAME];
 	for (unsigned i = 0; i < 32; i++) {
-		struct buf b = {BIG + 0x1000 * i, 4096, true};
+		struct vring_buf b = {BIG + 0x1000 * i, 4096, true};
 		post(r, 0, i, &b, 1, false);
 	}
 	kick(r, 0);
@@ -729,7 +606,7 @@ Test(virtio_net, rx_gso_frame_with_vnet_header)
 	/* Without GUEST_CSUM: DATA_VALID is cleared, NEEDS_CSUM dropped. */
 	r = rig_new_opts(true, 0, true);
 	drv_init(r, F_V1 | F_MRG, 16);
-	struct buf b = {DATA, 2048, true};
+	struct vring_buf b = {DATA, 2048, true};
 	post(r, 0, 0, &b, 1, false);
 	kick(r, 0);
 	uint8_t dv[HDR] = {VIRTIO_NET_HDR_F_DATA_VALID};
@@ -758,8 +635,8 @@ Test(virtio_net, rx_exhaustion_pauses_the_backend_until_the_kick)
 	cr_assert_not(virtio_net_can_receive(r->vn));
 	cr_assert_eq(st(r)->rx_stalls, 1, "one stall, asked twice");
 	/* avail_event asks for a kick at the next buffer. */
-	cr_assert_eq(get_le(r->ram + ring_used[0] + 4 + 8 * 16, 2), 0);
-	struct buf b0 = {DATA, 1024, true};
+	cr_assert_eq(get_le(r->ram + vring_avail_event(&r->vq[0]), 2), 0);
+	struct vring_buf b0 = {DATA, 1024, true};
 	post(r, 0, 0, &b0, 1, false);
 	kick(r, 0);
 	cr_assert_eq(r->be.rx_ready, 1);
@@ -768,13 +645,13 @@ Test(virtio_net, rx_exhaustion_pauses_the_backend_until_the_kick)
 	cr_assert(virtio_net_can_receive(r->vn));
 	size_t len = backend_frame(in, false, NULL, 15, 1500);
 	cr_assert(virtio_net_receive(r->vn, in, len));
-	cr_assert_eq(used_idx(r, 0), 0, "nothing used yet");
+	cr_assert_eq(vring_used_idx(&r->vq[0]), 0, "nothing used yet");
 	cr_assert_not(virtio_net_can_receive(r->vn));
 	cr_assert_eq(st(r)->rx_stalls, 2);
 	/* The kick is asked for past the buffer that was too small: a
 	 * driver that adds one more (avail 1 -> 2) must kick. */
-	cr_assert_eq(get_le(r->ram + ring_used[0] + 4 + 8 * 16, 2), 1);
-	struct buf b1 = {DATA + 0x1000, 1024, true};
+	cr_assert_eq(get_le(r->ram + vring_avail_event(&r->vq[0]), 2), 1);
+	struct vring_buf b1 = {DATA + 0x1000, 1024, true};
 	post(r, 0, 1, &b1, 1, false);
 	kick(r, 0);
 	expect_used(r, 0, 0, 1024);
@@ -789,14 +666,14 @@ Test(virtio_net, rx_exhaustion_pauses_the_backend_until_the_kick)
 	cr_assert_eq(st(r)->rx_frames, 1);
 	/* Buffers added while the device is happy cost no kick (EVENT_IDX:
 	 * avail_event is left behind). */
-	uint16_t ev = get_le(r->ram + ring_used[0] + 4 + 8 * 16, 2);
-	struct buf b2 = {DATA + 0x2000, 2048, true};
+	uint16_t ev = get_le(r->ram + vring_avail_event(&r->vq[0]), 2);
+	struct vring_buf b2 = {DATA + 0x2000, 2048, true};
 	post(r, 0, 2, &b2, 1, false);
 	len = backend_frame(in, false, NULL, 16, 200);
 	cr_assert(virtio_net_can_receive(r->vn));
 	cr_assert(virtio_net_receive(r->vn, in, len));
 	expect_used(r, 0, 2, HDR + 200);
-	cr_assert_eq(get_le(r->ram + ring_used[0] + 4 + 8 * 16, 2), ev);
+	cr_assert_eq(get_le(r->ram + vring_avail_event(&r->vq[0]), 2), ev);
 	rig_free(r);
 }
 
@@ -806,13 +683,13 @@ Test(virtio_net, rx_without_mrg_stalls_and_resumes)
 	drv_init(r, F_V1, 8);
 	static uint8_t in[2048];
 	/* Before DRIVER_OK the backend is paused too. */
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, 0);
+	vp_wr(&r->drv, VIRTIO_PCI_DEVICE_STATUS, 1, 0);
 	cr_assert_not(virtio_net_can_receive(r->vn));
 	drv_init(r, F_V1, 8);
 	cr_assert_eq(r->be.rx_ready, 1, "DRIVER_OK looks at the queue");
 	cr_assert_not(virtio_net_can_receive(r->vn));
 	for (unsigned i = 0; i < 8; i++) {
-		struct buf b = {DATA + 0x1000 * i, 1526, true};
+		struct vring_buf b = {DATA + 0x1000 * i, 1526, true};
 		post(r, 0, i, &b, 1, false);
 	}
 	kick(r, 0);
@@ -839,18 +716,18 @@ Test(virtio_net, interrupts_follow_used_event)
 	drv_init(r, F_V1 | F_EVENT, 16);
 	static uint8_t in[256];
 	for (unsigned i = 0; i < 4; i++) {
-		struct buf b = {DATA + 0x1000 * i, 1526, true};
+		struct vring_buf b = {DATA + 0x1000 * i, 1526, true};
 		post(r, 0, i, &b, 1, false);
 	}
 	/* used_event = 2: the interrupt when the third used entry comes. */
-	put_le(r->ram + ring_avail[0] + 4 + 2 * 16, 2, 2);
+	put_le(r->ram + vring_used_event(&r->vq[0]), 2, 2);
 	kick(r, 0);
 	size_t len = backend_frame(in, false, NULL, 1, 100);
 	virtio_net_receive(r->vn, in, len);
 	virtio_net_receive(r->vn, in, len);
-	cr_assert_eq(r->pic[IRQ], 0);
+	cr_assert_eq(r->pc.pic[IRQ], 0);
 	virtio_net_receive(r->vn, in, len);
-	cr_assert_eq(r->pic[IRQ], 1);
+	cr_assert_eq(r->pc.pic[IRQ], 1);
 	rig_free(r);
 }
 
@@ -861,7 +738,7 @@ Test(virtio_net, reset_in_flight_forgets_the_kept_frame)
 	struct rig *r = rig_new_opts(true, all, true);
 	drv_init(r, F_V1 | F_MRG | F_GCSUM, 16);
 	static uint8_t in[4096];
-	struct buf b = {DATA, 256, true};
+	struct vring_buf b = {DATA, 256, true};
 	post(r, 0, 0, &b, 1, false);
 	kick(r, 0);
 	size_t len = backend_frame(in, true, NULL, 17, 1000);
@@ -869,9 +746,9 @@ Test(virtio_net, reset_in_flight_forgets_the_kept_frame)
 	cr_assert_not(virtio_net_can_receive(r->vn));
 	/* TX chains waiting unkicked are forgotten too. */
 	put_frame(r, DATA + 0x8000, 18, 100, true);
-	struct buf t = {DATA + 0x8000, HDR + 100, false};
+	struct vring_buf t = {DATA + 0x8000, HDR + 100, false};
 	post(r, 1, 0, &t, 1, false);
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, 0);
+	vp_wr(&r->drv, VIRTIO_PCI_DEVICE_STATUS, 1, 0);
 	cr_assert_eq(status(r), 0);
 	cr_assert_eq(st(r)->rx_reset_drops, 1);
 	cr_assert_eq(r->be.offloads, 0);
@@ -899,7 +776,7 @@ Test(virtio_net, no_cable_drops_quietly)
 	struct rig *r = rig_new_opts(false, 0, false);
 	drv_init(r, F_V1 | F_STATUS, 16);
 	put_frame(r, DATA, 20, 100, true);
-	struct buf t = {DATA, HDR + 100, false};
+	struct vring_buf t = {DATA, HDR + 100, false};
 	post(r, 1, 0, &t, 1, false);
 	kick(r, 1);
 	expect_used(r, 1, 0, 0);
@@ -928,19 +805,20 @@ Test(virtio_net, random_garbage)
 			unsigned what = rand() % 8;
 			uint32_t a = rand() % 0xa000;
 			if (what == 0)
-				cwr(r, VIRTIO_PCI_DEVICE_OFF + rand() % 16,
-				    1u << (rand() % 4), rand());
+				vp_wr(&r->drv,
+				      VIRTIO_PCI_DEVICE_OFF + rand() % 16,
+				      1u << (rand() % 4), rand());
 			else if (what == 1)
 				put_le(r->ram + a, 4, rand());
 			else if (what == 2)
 				put_le(r->ram + ring_avail[rand() % 2] + 2, 2,
 				       rand() % 40);
 			else if (what == 3)
-				set_desc(r, ring_desc[rand() % 2], rand() % 16,
-					 rand() % 2 ? DATA + rand() % 0x10000
-						    : (uint64_t)rand() << 8,
-					 rand() % 3000, rand() % 8,
-					 rand() % 20);
+				vring_put_desc(
+				    r->ram, ring_desc[rand() % 2], rand() % 16,
+				    rand() % 2 ? DATA + rand() % 0x10000
+					       : (uint64_t)rand() << 8,
+				    rand() % 3000, rand() % 8, rand() % 20);
 			else if (what == 4)
 				kick(r, rand() % 3);
 			else if (what == 5) {
@@ -950,11 +828,11 @@ Test(virtio_net, random_garbage)
 				if (virtio_net_can_receive(r->vn))
 					virtio_net_receive(r->vn, in, len);
 			} else if (what == 6 && rand() % 20 == 0) {
-				cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, 0);
+				vp_wr(&r->drv, VIRTIO_PCI_DEVICE_STATUS, 1, 0);
 				drv_init(r, f, 16);
 			} else {
-				cwr(r, rand() % VIRTIO_PCI_COMMON_LEN,
-				    1u << (rand() % 3), rand());
+				vp_wr(&r->drv, rand() % VIRTIO_PCI_COMMON_LEN,
+				      1u << (rand() % 3), rand());
 			}
 		}
 		rig_free(r);

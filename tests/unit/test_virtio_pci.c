@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hw/i440fx.h"
 #include "hw/pci.h"
-#include "hw/piix3.h"
 #include "hw/virtio_pci.h"
 #include "ioreq/bytes.h"
+#include "tests/unit/fake_guest.h"
+#include "tests/unit/fake_pc.h"
 
 #define SLOT	 5
 #define BAR	 0xfebf0000u
@@ -41,11 +41,7 @@ struct notify_map {
 };
 
 struct rig {
-	struct bus io, mmio;
-	struct pci_bus *pb;
-	struct i440fx nb;
-	struct piix3 sb;
-	int pic[16];
+	struct fake_pc pc;
 	uint8_t *ram;
 	struct guest_mem gm;
 	struct virtio_dev vd;
@@ -55,14 +51,8 @@ struct rig {
 	struct msi msi[64];
 	int nmsi;
 	struct notify_map nm[NQ];
+	struct vp_drv drv;
 };
-
-static void fake_pic(void *opaque, int line, int level)
-{
-	struct rig *r = opaque;
-	cr_assert(line >= 0 && line < 16);
-	r->pic[line] = level;
-}
 
 static void dev_reset(struct virtio_dev *vd)
 {
@@ -97,40 +87,24 @@ static void notify_moved(void *opaque, unsigned q, uint64_t gpa, unsigned len,
 	r->nm[q] = (struct notify_map){gpa, len, mapped, r->nm[q].calls + 1};
 }
 
-static void io_out(struct rig *r, uint16_t port, unsigned size, uint32_t v)
-{
-	bus_access(&r->io, port, size, true, &v, 1);
-}
-
-static uint32_t io_in(struct rig *r, uint16_t port, unsigned size)
-{
-	uint32_t v = 0;
-	bus_access(&r->io, port, size, false, &v, 1);
-	return v;
-}
-
 static void cfg_wr(struct rig *r, unsigned off, unsigned size, uint32_t v)
 {
-	io_out(r, 0xcf8, 4, 0x80000000u | SLOT << 11 | (off & 0xfc));
-	io_out(r, 0xcfc + (off & 3), size, v);
+	pc_cfg_wr(&r->pc, SLOT, off, size, v);
 }
 
 static uint32_t cfg_rd(struct rig *r, unsigned off, unsigned size)
 {
-	io_out(r, 0xcf8, 4, 0x80000000u | SLOT << 11 | (off & 0xfc));
-	return io_in(r, 0xcfc + (off & 3), size);
+	return pc_cfg_rd(&r->pc, SLOT, off, size);
 }
 
 static uint64_t rd(struct rig *r, uint64_t a, unsigned size)
 {
-	uint64_t v = 0;
-	bus_access(&r->mmio, a, size, false, &v, 1);
-	return v;
+	return pc_rd(&r->pc, a, size);
 }
 
 static void wr(struct rig *r, uint64_t a, unsigned size, uint64_t v)
 {
-	bus_access(&r->mmio, a, size, true, &v, 1);
+	pc_wr(&r->pc, a, size, v);
 }
 
 /* Common configuration register at BAR 4. */
@@ -149,15 +123,8 @@ static void cwr(struct rig *r, unsigned off, unsigned size, uint64_t v)
 static struct rig *rig_new(bool msix)
 {
 	struct rig *r = calloc(1, sizeof(*r));
-	bus_init(&r->io, "port");
-	bus_init(&r->mmio, "mmio");
-	r->pb = pci_bus_new(&r->io, &r->mmio);
-	cr_assert_eq(pci_bus_attach(r->pb), 0);
-	cr_assert_eq(i440fx_init(&r->nb, r->pb), 0);
-	cr_assert_eq(piix3_init(&r->sb, r->pb, (struct irq_chip){fake_pic, r}),
-		     0);
-	r->ram = calloc(1, RAM_SIZE);
-	cr_assert_eq(gm_add(&r->gm, 0, RAM_SIZE, r->ram, false), 0);
+	fake_pc_init(&r->pc);
+	r->ram = fake_ram_add(&r->gm, 0, RAM_SIZE, false);
 	cr_assert_eq(
 	    virtio_init(&r->vd, &dev_ops, r, &r->gm, 2, NQ, QSZ, VIRTIO_BIT(9)),
 	    0);
@@ -168,25 +135,25 @@ static struct rig *rig_new(bool msix)
 				      .opaque = r};
 	if (msix)
 		w.msi = (struct msi_sink){sink, r};
-	r->f = virtio_pci_init(&r->vp, &r->vd, r->pb, SLOT, 0x010000, &w);
+	r->f = virtio_pci_init(&r->vp, &r->vd, r->pc.pb, SLOT, 0x010000, &w);
 	cr_assert_not_null(r->f);
 	cfg_wr(r, PCI_BAR0 + 4 * VIRTIO_PCI_BAR, 4, BAR);
 	if (msix)
 		cfg_wr(r, PCI_BAR0 + 4 * VIRTIO_PCI_MSIX_BAR, 4, MSIX_BAR);
 	cfg_wr(r, PCI_COMMAND, 2, PCI_CMD_MEMORY | PCI_CMD_MASTER);
 	cfg_wr(r, 0x3c, 1, IRQ);
-	io_out(r, 0xcf8, 4, 0x80000000u | 1 << 11 | PIIX3_PIRQRC);
-	io_out(r, 0xcfc, 1, IRQ);
+	pc_route_pirq(&r->pc, 0, IRQ);
+	r->drv = (struct vp_drv){&r->pc.mmio, BAR};
 	return r;
 }
 
 static void rig_free(struct rig *r)
 {
 	virtio_pci_detach(&r->vp);
-	pci_bus_free(r->pb);
-	cr_assert_eq(r->mmio.n, 0);
-	bus_destroy(&r->io);
-	bus_destroy(&r->mmio);
+	pci_bus_free(r->pc.pb);
+	r->pc.pb = NULL;
+	cr_assert_eq(r->pc.mmio.n, 0);
+	fake_pc_fini(&r->pc);
 	free(r->ram);
 	free(r);
 }
@@ -321,23 +288,6 @@ Test(virtio_pci, capabilities_as_a_driver_finds_them)
 	rig_free(r);
 }
 
-/* Reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK (spec 3.1.1). */
-static void negotiate(struct rig *r, uint64_t features)
-{
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, 0);
-	cr_assert_eq(crd(r, VIRTIO_PCI_DEVICE_STATUS, 1), 0);
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, VIRTIO_STATUS_ACKNOWLEDGE);
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1,
-	    VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	cwr(r, VIRTIO_PCI_DRIVER_FEATURE_SELECT, 4, 0);
-	cwr(r, VIRTIO_PCI_DRIVER_FEATURE, 4, (uint32_t)features);
-	cwr(r, VIRTIO_PCI_DRIVER_FEATURE_SELECT, 4, 1);
-	cwr(r, VIRTIO_PCI_DRIVER_FEATURE, 4, features >> 32);
-	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1,
-	    VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-		VIRTIO_STATUS_FEATURES_OK);
-}
-
 static void setup_queue(struct rig *r, unsigned q, uint32_t base)
 {
 	cwr(r, VIRTIO_PCI_QUEUE_SELECT, 2, q);
@@ -353,7 +303,7 @@ static void setup_queue(struct rig *r, unsigned q, uint32_t base)
 
 static void driver_ok(struct rig *r, uint64_t features)
 {
-	negotiate(r, features);
+	vp_negotiate(&r->drv, features);
 	cr_assert(crd(r, VIRTIO_PCI_DEVICE_STATUS, 1) &
 		  VIRTIO_STATUS_FEATURES_OK);
 	for (unsigned q = 0; q < NQ; q++)
@@ -374,14 +324,14 @@ Test(virtio_pci, feature_negotiation)
 	cwr(r, VIRTIO_PCI_DEVICE_FEATURE_SELECT, 4, 2);
 	cr_assert_eq(crd(r, VIRTIO_PCI_DEVICE_FEATURE, 4), 0);
 	/* Without VERSION_1 FEATURES_OK does not stick. */
-	negotiate(r, VIRTIO_BIT(9));
+	vp_negotiate(&r->drv, VIRTIO_BIT(9));
 	cr_assert_eq(crd(r, VIRTIO_PCI_DEVICE_STATUS, 1),
 		     VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	/* Nor with a bit that was not offered. */
-	negotiate(r, F_V1 | VIRTIO_BIT(3));
+	vp_negotiate(&r->drv, F_V1 | VIRTIO_BIT(3));
 	cr_assert_eq(
 	    crd(r, VIRTIO_PCI_DEVICE_STATUS, 1) & VIRTIO_STATUS_FEATURES_OK, 0);
-	negotiate(r, F_V1 | VIRTIO_BIT(9));
+	vp_negotiate(&r->drv, F_V1 | VIRTIO_BIT(9));
 	cr_assert_eq(crd(r, VIRTIO_PCI_DEVICE_STATUS, 1), 0x0b);
 	cwr(r, VIRTIO_PCI_DRIVER_FEATURE_SELECT, 4, 0);
 	cr_assert_eq(crd(r, VIRTIO_PCI_DRIVER_FEATURE, 4), 1u << 9);
@@ -398,7 +348,7 @@ Test(virtio_pci, queue_setup)
 {
 	struct rig *r = rig_new(true);
 	cr_assert_eq(crd(r, VIRTIO_PCI_NUM_QUEUES, 2), NQ);
-	negotiate(r, F_V1);
+	vp_negotiate(&r->drv, F_V1);
 	for (unsigned q = 0; q < NQ; q++) {
 		cwr(r, VIRTIO_PCI_QUEUE_SELECT, 2, q);
 		cr_assert_eq(crd(r, VIRTIO_PCI_QUEUE_SELECT, 2), q);
@@ -512,9 +462,9 @@ Test(virtio_pci, notify_registers_and_their_addresses)
 	/* Detach: unmapped for good. */
 	virtio_pci_detach(&r->vp);
 	cr_assert(!r->nm[0].mapped && !r->nm[1].mapped);
-	cr_assert_null(bus_find(&r->mmio, 0xfe000000));
+	cr_assert_null(bus_find(&r->pc.mmio, 0xfe000000));
 	cfg_wr(r, PCI_COMMAND, 2, PCI_CMD_MEMORY);
-	cr_assert_null(bus_find(&r->mmio, 0xfe000000));
+	cr_assert_null(bus_find(&r->pc.mmio, 0xfe000000));
 	rig_free(r);
 }
 
@@ -522,33 +472,33 @@ Test(virtio_pci, isr_read_clears_and_drops_intx)
 {
 	struct rig *r = rig_new(false);
 	driver_ok(r, F_V1);
-	cr_assert_eq(r->pic[IRQ], 0);
+	cr_assert_eq(r->pc.pic[IRQ], 0);
 	virtio_config_changed(&r->vd);
-	cr_assert_eq(r->pic[IRQ], 1);
+	cr_assert_eq(r->pc.pic[IRQ], 1);
 	cr_assert(virtio_pci_intx(&r->vp));
 	/* Reading other ISR bytes, or the device config, does not clear. */
 	cr_assert_eq(rd(r, BAR + VIRTIO_PCI_ISR_OFF + 1, 1), 0);
-	cr_assert_eq(r->pic[IRQ], 1);
+	cr_assert_eq(r->pc.pic[IRQ], 1);
 	cr_assert_eq(crd(r, VIRTIO_PCI_CONFIG_GENERATION, 1), 1);
 	/* A queue interrupt adds bit 0. */
 	r->vd.transport.interrupt(r->vd.transport.opaque, 1);
 	cr_assert_eq(rd(r, BAR + VIRTIO_PCI_ISR_OFF, 1),
 		     VIRTIO_PCI_ISR_QUEUE | VIRTIO_PCI_ISR_CONFIG);
-	cr_assert_eq(r->pic[IRQ], 0);
+	cr_assert_eq(r->pc.pic[IRQ], 0);
 	cr_assert_eq(rd(r, BAR + VIRTIO_PCI_ISR_OFF, 1), 0);
 	/* Writes to the ISR do nothing. */
 	r->vd.transport.interrupt(r->vd.transport.opaque, 0);
 	wr(r, BAR + VIRTIO_PCI_ISR_OFF, 1, 0xff);
-	cr_assert_eq(r->pic[IRQ], 1);
+	cr_assert_eq(r->pc.pic[IRQ], 1);
 	/* INTx Disable masks the pin; the status bit still shows it. */
 	cfg_wr(r, PCI_COMMAND, 2, PCI_CMD_MEMORY | PCI_CMD_INTX_DISABLE);
-	cr_assert_eq(r->pic[IRQ], 0);
+	cr_assert_eq(r->pc.pic[IRQ], 0);
 	cr_assert(cfg_rd(r, PCI_STATUS, 2) & PCI_STATUS_INTX);
 	cfg_wr(r, PCI_COMMAND, 2, PCI_CMD_MEMORY);
-	cr_assert_eq(r->pic[IRQ], 1);
+	cr_assert_eq(r->pc.pic[IRQ], 1);
 	/* A device reset clears the ISR and the line. */
 	cwr(r, VIRTIO_PCI_DEVICE_STATUS, 1, 0);
-	cr_assert_eq(r->pic[IRQ], 0);
+	cr_assert_eq(r->pc.pic[IRQ], 0);
 	cr_assert_eq(rd(r, BAR + VIRTIO_PCI_ISR_OFF, 1), 0);
 	rig_free(r);
 }
@@ -558,11 +508,7 @@ Test(virtio_pci, isr_read_clears_and_drops_intx)
 static void msix_entry(struct rig *r, unsigned v, uint64_t addr, uint32_t data,
 		       bool masked)
 {
-	uint64_t e = MSIX_BAR + 16 * v;
-	wr(r, e, 4, (uint32_t)addr);
-	wr(r, e + 4, 4, addr >> 32);
-	wr(r, e + 8, 4, data);
-	wr(r, e + 12, 4, masked);
+	pc_msix_entry(&r->pc, MSIX_BAR, v, addr, data, masked);
 }
 
 static void msix_ctrl(struct rig *r, unsigned cap, uint16_t flags)
@@ -600,11 +546,11 @@ Test(virtio_pci, msix_table_mask_and_pba)
 	/* MSI-X still off: INTx and the ISR. */
 	fire(r, 0);
 	cr_assert_eq(r->nmsi, 0);
-	cr_assert_eq(r->pic[IRQ], 1);
+	cr_assert_eq(r->pc.pic[IRQ], 1);
 	/* Enabling MSI-X takes INTx down. */
 	msix_ctrl(r, c.msix, PCI_MSIX_FLAGS_ENABLE);
 	cr_assert_eq(cfg_rd(r, c.msix + 2, 2), PCI_MSIX_FLAGS_ENABLE | NQ);
-	cr_assert_eq(r->pic[IRQ], 0);
+	cr_assert_eq(r->pc.pic[IRQ], 0);
 	fire(r, 0);
 	cr_assert_eq(r->nmsi, 1);
 	cr_assert_eq(r->msi[0].addr, 0xfee01000);
@@ -612,7 +558,7 @@ Test(virtio_pci, msix_table_mask_and_pba)
 	virtio_config_changed(&r->vd);
 	cr_assert_eq(r->nmsi, 2);
 	cr_assert_eq(r->msi[1].data, 0x4041);
-	cr_assert_eq(r->pic[IRQ], 0);
+	cr_assert_eq(r->pc.pic[IRQ], 0);
 	/* Masked vector: pending bit, no message; unmask sends it. */
 	fire(r, 1);
 	fire(r, 1);
@@ -637,13 +583,13 @@ Test(virtio_pci, msix_table_mask_and_pba)
 	cwr(r, VIRTIO_PCI_MSIX_CONFIG, 2, VIRTIO_MSI_NO_VECTOR);
 	virtio_config_changed(&r->vd);
 	cr_assert_eq(r->nmsi, 5);
-	cr_assert_eq(r->pic[IRQ], 0);
+	cr_assert_eq(r->pc.pic[IRQ], 0);
 	cr_assert_eq(r->vp.msis, 5);
 	/* MSI-X off again: back to the ISR and INTx. */
 	msix_ctrl(r, c.msix, 0);
 	fire(r, 1);
 	cr_assert_eq(r->nmsi, 5);
-	cr_assert_eq(r->pic[IRQ], 1);
+	cr_assert_eq(r->pc.pic[IRQ], 1);
 	cr_assert_eq(rd(r, BAR + VIRTIO_PCI_ISR_OFF, 1), 1);
 	/* Writes the table does not take: byte, word, misaligned, past
 	 * the last vector. */
@@ -704,7 +650,7 @@ Test(virtio_pci, pci_config_access_window)
 	cfg_wr(r, PCI_COMMAND, 2, 0);
 	fire(r, 0);
 	cr_assert_eq(window_rd(r, cap, 4, VIRTIO_PCI_ISR_OFF, 1), 1);
-	cr_assert_eq(r->pic[IRQ], 0);
+	cr_assert_eq(r->pc.pic[IRQ], 0);
 	/* Bad windows do nothing: length 3 or 8, misaligned, past the
 	 * BAR, a BAR that does not exist. */
 	uint8_t st = r->vd.status;
@@ -725,7 +671,7 @@ Test(virtio_pci, pci_config_access_window)
 Test(virtio_pci, odd_accesses_to_common_config)
 {
 	struct rig *r = rig_new(false);
-	negotiate(r, F_V1);
+	vp_negotiate(&r->drv, F_V1);
 	uint8_t st = r->vd.status;
 	/* Wrong widths: read 0, write nothing. */
 	cr_assert_eq(crd(r, VIRTIO_PCI_NUM_QUEUES, 4), 0);
@@ -764,10 +710,7 @@ static uint32_t rng_state = 0x9e3779b9;
 
 static uint32_t rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 17;
-	rng_state ^= rng_state << 5;
-	return rng_state;
+	return xorshift32(&rng_state);
 }
 
 /* Random accesses of every size to both BARs and the whole
@@ -841,11 +784,11 @@ Test(virtio_pci, garbage_everywhere)
 		}
 		bool msix = cfg_rd(r, c.msix + 2, 2) & PCI_MSIX_FLAGS_ENABLE;
 		cr_assert_eq(virtio_pci_intx(&r->vp), r->vp.isr && !msix);
-		cr_assert_eq(r->pic[IRQ], virtio_pci_intx(&r->vp));
+		cr_assert_eq(r->pc.pic[IRQ], virtio_pci_intx(&r->vp));
 		cr_assert(r->vp.config_vector == VIRTIO_MSI_NO_VECTOR ||
 			  r->vp.config_vector <= NQ);
 		cr_assert_eq(r->vp.msix_pending >> (NQ + 1), 0);
-		cr_assert_not_null(bus_find(&r->mmio, BAR));
+		cr_assert_not_null(bus_find(&r->pc.mmio, BAR));
 	}
 	cr_assert_gt(r->nmsi, 0);
 	cr_assert_gt(r->vd.errors + r->resets, 0);
