@@ -80,7 +80,7 @@
 #define VIRTIO_BLK_ID_BYTES   20
 #define VIRTIO_BLK_QUEUE_SIZE VIRTIO_QUEUE_MAX_SIZE
 #define VIRTIO_BLK_SEG_MAX    BLK_MAX_IOV
-#define VIRTIO_BLK_CLASS      0x010000	 /* mass storage, SCSI */
+#define VIRTIO_BLK_CLASS      0x010000 /* mass storage, SCSI */
 
 /* Host-side counters, for -stats and tests. */
 struct virtio_blk_stats {

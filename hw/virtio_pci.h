@@ -17,9 +17,12 @@
  * access (vendor-specific, ID 09h), and MSI-X (11h) when offered.
  *
  * Register rules (what the spec leaves to the device):
- *  - Common configuration fields take accesses of their own width; the
- *    64-bit queue addresses also take 32-bit halves. Anything else
- *    (narrower, wider, misaligned, past 0x38) reads 0 and writes nothing.
+ *  - Common configuration fields take writes of their own width; the
+ *    64-bit queue addresses also take 32-bit halves. Reads may also be
+ *    narrower, naturally aligned inside one field, and return those bytes
+ *    of it (as QEMU does; Debian's iPXE reads 32-bit fields 16 bits at a
+ *    time). Anything else (wider, misaligned, across fields, past 0x38)
+ *    reads 0 and writes nothing.
  *  - queue_* registers of a queue_select with no queue read 0 (queue_size
  *    0: "not available") and ignore writes. queue_msix_vector and
  *    config_msix_vector read back VIRTIO_MSI_NO_VECTOR when the vector is

@@ -1,6 +1,7 @@
 #!/bin/bash
 # A real network client on minivmm's RTL8029: Debian's iPXE (ipxe.iso,
-# booted by SeaBIOS from the CD; its rtl8029 driver on the PCI NE2000)
+# booted by SeaBIOS from the CD; its rtl8029 driver on the PCI NE2000, or
+# with NIC=virtio its virtio-net driver on minivmm's virtio-net-pci)
 # gets a DHCP lease from dnsmasq, fetches an iPXE script and a 1 MiB random
 # file over TFTP from dnsmasq, and the file is shown to have arrived byte
 # for byte.
@@ -30,7 +31,7 @@
 # Environment: MINIVMM (./minivmm), IPXE_ISO (/usr/lib/ipxe/ipxe.iso),
 # SEABIOS (/usr/share/seabios/bios.bin), WORK (build/ipxe-net), TIMEOUT
 # seconds for the whole boot (600), PAYLOAD_KB (1024), IOREQ (dm),
-# IRQCHIP (user), EXTRA_ARGS (more minivmm options).
+# IRQCHIP (user), NIC (ne2k or virtio), EXTRA_ARGS (more minivmm options).
 set -u
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -43,6 +44,14 @@ work=${WORK:-build/ipxe-net}
 timeout=${TIMEOUT:-600}
 kb=${PAYLOAD_KB:-1024}
 tap=mvtap1
+case ${NIC:=ne2k} in
+ne2k) model=ne2k_pci ipxe_drv=rtl8029 ;;
+virtio) model=virtio-net-pci ipxe_drv=virtio-net ;;
+*)
+	echo "ipxe-net: NIC must be ne2k or virtio, not '$NIC'" >&2
+	exit 2
+	;;
+esac
 host_ip=10.199.2.1
 
 guest_need_kvm
@@ -179,7 +188,7 @@ nsx timeout "$timeout" "$minivmm" -bios "$bios" -cdrom "$iso" -m 128 \
 	-no-reboot -stats -debugcon file:"$work/debugcon" \
 	-monitor unix:"$sock",server,nowait \
 	-fw_cfg name=etc/sercon-port,file="$work/sercon" \
-	-net nic,model=ne2k_pci -net dump,file="$work/pcap" \
+	-net nic,model=$model -net dump,file="$work/pcap" \
 	-net tap,ifname="$tap",script=no,downscript=no \
 	${EXTRA_ARGS:-} </dev/null >"$work/console" 2>"$work/stderr" &
 vmm_pid=$!
@@ -272,8 +281,8 @@ out=$(clean)
 lines | sed 's/^/  /'
 res "minivmm ended by the monitor's quit, status 0 (was $rc)" \
 	$([ $rc = 0 ] && echo 1)
-res "iPXE used the rtl8029 driver" \
-	$(echo "$out" | grep -q 'using rtl8029 on' && echo 1)
+res "iPXE used the $ipxe_drv driver" \
+	$(echo "$out" | grep -q "using $ipxe_drv on" && echo 1)
 lease=$(echo "$out" |
 	sed -n "s/^IPXE-NET: script $nonce ip \(10\.199\.2\.[0-9]*\) .*/\1/p" |
 	head -n 1)

@@ -675,8 +675,21 @@ Test(virtio_pci, odd_accesses_to_common_config)
 	uint8_t st = r->vd.status;
 	/* Wrong widths: read 0, write nothing. */
 	cr_assert_eq(crd(r, VIRTIO_PCI_NUM_QUEUES, 4), 0);
-	cr_assert_eq(crd(r, VIRTIO_PCI_NUM_QUEUES, 1), 0);
 	cr_assert_eq(crd(r, VIRTIO_PCI_DEVICE_STATUS, 2), 0);
+	cr_assert_eq(crd(r, VIRTIO_PCI_NUM_QUEUES + 1, 2), 0);
+	/* Narrower reads inside one field return its bytes (iPXE reads the
+	 * feature words 16 bits at a time). */
+	cr_assert_eq(crd(r, VIRTIO_PCI_NUM_QUEUES, 1), NQ);
+	cwr(r, VIRTIO_PCI_DEVICE_FEATURE_SELECT, 4, 1);
+	uint32_t hi = crd(r, VIRTIO_PCI_DEVICE_FEATURE, 4);
+	cr_assert_eq(hi & 1, 1, "VERSION_1 offered");
+	cr_assert_eq(crd(r, VIRTIO_PCI_DEVICE_FEATURE, 2), hi & 0xffff);
+	cr_assert_eq(crd(r, VIRTIO_PCI_DEVICE_FEATURE + 2, 2), hi >> 16);
+	cr_assert_eq(crd(r, VIRTIO_PCI_DEVICE_FEATURE + 3, 1), hi >> 24);
+	cr_assert_eq(crd(r, VIRTIO_PCI_DEVICE_FEATURE + 1, 2), 0);
+	cwr(r, VIRTIO_PCI_DEVICE_FEATURE_SELECT, 4, 0);
+	cr_assert_eq(crd(r, VIRTIO_PCI_QUEUE_DESC + 4, 4),
+		     crd(r, VIRTIO_PCI_QUEUE_DESC, 8) >> 32);
 	cr_assert_eq(crd(r, VIRTIO_PCI_QUEUE_DESC + 2, 4), 0);
 	cr_assert_eq(crd(r, VIRTIO_PCI_COMMON_LEN, 4), 0);
 	cr_assert_eq(crd(r, 0xffc, 4), 0);
