@@ -1,7 +1,7 @@
 # Shared pieces of the stock-Linux guest tests and benchmarks (sourced by
 # net-linux.sh, net-bench.sh, ide-linux-bench.sh, ipxe-net.sh): the checks
-# every run needs, the busybox initramfs, the kernel command line, and the
-# peer's network namespace.
+# every run needs, the busybox initramfs, the kernel command line, the
+# benchmarks' -machine configurations, and the peer's network namespace.
 # Callers set src (the source tree) and name (for messages) first.
 
 # guest_need_kvm: prints SKIP and exits 0 where there is no /dev/kvm (run
@@ -99,6 +99,17 @@ lpj=10384520 tsc=reliable clocksource=tsc highres=off no_timer_check
 init_on_alloc=0 acpi=off 8250.nr_uarts=1 cryptomgr.notests nowatchdog
 panic=-1 rodata=off nohz=off loglevel=4
 initcall_blacklist=ftrace_check_for_weak_functions,trace_eval_init")
+
+# guest_machine CONFIG: the -machine value of a benchmark configuration
+# irqchip:ioreq[:OPT,...] (CONFIGS of net-bench.sh and ide-linux-bench.sh):
+# "irqchip=kernel,ioreq=dm,ioeventfd=on" for kernel:dm:ioeventfd=on.
+guest_machine() {
+	local ic=${1%%:*} rest=${1#*:}
+	case $rest in
+	*:*) echo "irqchip=$ic,ioreq=${rest%%:*},${rest#*:}" ;;
+	*) echo "irqchip=$ic,ioreq=$rest" ;;
+	esac
+}
 
 # guest_netns NS TAP ADDR/LEN: a network namespace with a tap device (the
 # VMM's backend, opened from inside the namespace) at ADDR and a loopback;

@@ -1,26 +1,41 @@
 #!/bin/bash
-# IDE under a stock Linux guest, minivmm against QEMU-KVM in the same run:
-# the Debian kernel (images/mklinux.sh) with Debian's own ata_piix, libata,
-# scsi_mod and sd_mod in a busybox initramfs does sequential O_DIRECT I/O
-# (what dd iflag/oflag=direct does; a small static tool, since busybox dd
-# goes through the page cache at 512 B) on /dev/sda (-hda, a raw image in
-# /dev/shm) at 512 B, 4 KiB and 64 KiB,
-# write then read, on minivmm in each irqchip and dispatch mode and on
-# qemu-system-x86_64 -accel kvm -cpu host -drive if=ide, and prints one
-# table with IOPS (MB/s for 64 KiB) and minivmm's default options against
-# QEMU.
+# Disk I/O under a stock Linux guest, minivmm against QEMU-KVM in the same
+# run, on the emulated IDE disk and on virtio-blk: the Debian kernel
+# (images/mklinux.sh) with Debian's own drivers in a busybox initramfs (one
+# per disk kind: ata_piix, libata, scsi_mod and sd_mod for IDE, virtio_pci
+# and virtio_blk for virtio) does sequential O_DIRECT I/O (what dd
+# iflag/oflag=direct does; a small static tool, since busybox dd goes
+# through the page cache at 512 B) at 512 B, 4 KiB and 64 KiB, write then
+# read, on a raw image in /dev/shm: /dev/sda on IDE (minivmm -hda, QEMU
+# -drive if=ide) or /dev/vda on virtio-blk-pci (-drive if=virtio on both;
+# QEMU's default virtio-blk-pci: ioeventfd on, no iothread). It runs
+# minivmm in each configuration and qemu-system-x86_64 -accel kvm -cpu host
+# once per disk kind, and prints one table: a row per disk kind and
+# configuration with IOPS (MB/s for 64 KiB) and the ratio to QEMU's figure
+# on the same disk kind.
 #
 #   tests/integration/ide-linux-bench.sh [MINIVMM]          (default ./minivmm)
 #
-# Each run has a count that grows 4x until it takes MIN_S seconds of
-# guest time (CLOCK_MONOTONIC in the guest), then REPS more times at that count; the median
-# is reported. Environment: LINUX_DIR (images/out/linux), WORK
-# (build/ide-bench; logs, initramfs), CONFIGS (irqchip:ioreq pairs, default
-# "user:dm user:inline user:poll kernel:dm kernel:inline kernel:poll"),
-# QEMU (qemu-system-x86_64; QEMU=none skips it), MIN_S (1), REPS (3),
-# TIMEOUT per boot (900 s), MEM (256), IMG_MB (256), EXTRA_ARGS (more
-# minivmm options), MIN_RATIO (0.8: exit 1 when a row of the default
-# options is below this fraction of QEMU's figure; 0 disables).
+# Each run has a count that grows 4x until it takes MIN_S seconds of guest
+# time (CLOCK_MONOTONIC in the guest), then REPS more times at that count;
+# the median is reported. A run where the disk did not complete one request
+# per block (page cache, or a split request) gets a warning line.
+# Environment:
+#   DISKS      disk kinds, "ide virtio" by default
+#   CONFIGS    minivmm configurations, irqchip:ioreq[:OPT,...], every OPT
+#              appended to -machine (kernel:dm:ioeventfd=on runs -machine
+#              irqchip=kernel,ioreq=dm,ioeventfd=on); default "user:dm
+#              user:inline user:poll kernel:dm kernel:inline kernel:poll".
+#              A configuration that names ioeventfd or irqfd runs on virtio
+#              only (both act on virtio queues and MSI-X vectors only).
+#   MIN_RATIO  0.8: exit 1 when a figure of minivmm's default options
+#              (user:dm) on IDE is below this fraction of QEMU's IDE figure,
+#              or missing; 0 disables. No check without user:dm on IDE or
+#              without QEMU; the virtio rows are for information.
+#   QEMU (qemu-system-x86_64; QEMU=none skips it), MIN_S (1), REPS (3),
+#   TIMEOUT per boot (900 s), MEM (256), IMG_MB (256), EXTRA_ARGS (more
+#   minivmm options), LINUX_DIR (images/out/linux), WORK (build/ide-bench;
+#   logs, initramfs).
 # Needs /dev/kvm (prints SKIP otherwise); run through tests/kvmhost/run.
 set -u
 
@@ -29,6 +44,7 @@ name=ide-linux-bench
 . "$src/tests/integration/guestlib.sh"
 minivmm=$(realpath "${1:-${MINIVMM:-./minivmm}}")
 work=${WORK:-build/ide-bench}
+disks=${DISKS:-ide virtio}
 configs=${CONFIGS:-"user:dm user:inline user:poll kernel:dm kernel:inline kernel:poll"}
 qemu=${QEMU:-qemu-system-x86_64}
 min_s=${MIN_S:-1}
@@ -38,6 +54,15 @@ mem=${MEM:-256}
 img_mb=${IMG_MB:-256}
 min_ratio=${MIN_RATIO:-0.8}
 
+for disk in $disks; do
+	case $disk in
+	ide | virtio) ;;
+	*)
+		echo "ide-linux-bench: DISKS: ide or virtio, not '$disk'" >&2
+		exit 2
+		;;
+	esac
+done
 guest_need_kvm
 guest_need_linux
 [ -x "$minivmm" ] || {
@@ -53,9 +78,25 @@ work=$(realpath "$work")
 img=/dev/shm/ide-linux-bench-$$.img
 trap 'rm -f "$img"' EXIT
 
+# disk_setup DISK: sets dev (the guest's block device), kmods (Debian's
+# drivers), irqs (its name in /proc/interrupts) and the options that attach
+# the image: mdrive (minivmm), qdrive (QEMU).
+disk_setup() {
+	case $1 in
+	ide)
+		dev=sda irqs=ata_piix kmods="ata_piix sd_mod"
+		mdrive=(-hda "$img")
+		qdrive=(-drive "file=$img,if=ide,format=raw")
+		;;
+	virtio)
+		dev=vda irqs=virtio kmods="virtio_pci virtio_blk"
+		mdrive=(-drive "file=$img,if=virtio,format=raw")
+		qdrive=(-drive "file=$img,if=virtio,format=raw")
+		;;
+	esac
+}
+
 # --- the initramfs ------------------------------------------------------
-root=$work/root
-guest_root "$root" ata_piix sd_mod
 # The I/O loop: busybox dd falls back to the page cache at bs=512 (0 disk
 # requests per block measured; 4 KiB and up are direct), so a static tool
 # does what dd iflag/oflag=direct does: an aligned buffer, O_DIRECT,
@@ -100,13 +141,16 @@ int main(int argc, char **argv)
 	return 0;
 }
 EOF
-${CC:-cc} -static -O2 -o "$root/bin/odio" "$work/odio.c" || {
+${CC:-cc} -static -O2 -o "$work/odio" "$work/odio.c" || {
 	echo "ide-linux-bench: cannot build a static odio (libc6-dev)" >&2
 	exit 1
 }
-# The count grows until a run takes MIN_S s; then REPS timed runs. The
-# kernel hands unknown "a=b" parameters to init as environment: benchend.
-cat >"$root/init" <<EOF
+
+# bench_init: the guest's /init for the disk of disk_setup, on stdout. The
+# count grows until a run takes MIN_S s; then REPS timed runs. The kernel
+# hands unknown "a=b" parameters to init as environment: benchend.
+bench_init() {
+	cat <<EOF
 #!/bin/sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -116,13 +160,13 @@ for m in \$(cat /lib/modules/load.list); do
 	insmod /lib/modules/\$m || echo "IDEBENCH FAIL insmod \$m"
 done
 i=0
-while [ ! -b /dev/sda ] && [ \$i -lt 100 ]; do
+while [ ! -b /dev/$dev ] && [ \$i -lt 100 ]; do
 	sleep 0.2
 	i=\$((i + 1))
 done
 # one OP BS COUNT: prints the guest seconds it took (0 on failure)
 one() {
-	if ! odio \$1 /dev/sda \$2 \$3 2>/tmp/err; then
+	if ! odio \$1 /dev/$dev \$2 \$3 2>/tmp/err; then
 		echo "IDEBENCH FAIL odio \$*: \$(cat /tmp/err)" >/dev/console
 		echo 0
 	fi
@@ -138,52 +182,63 @@ row() {
 		c=\$((c * 4))
 	done
 	ts=
-	s0=\$(cat /sys/block/sda/stat)
+	s0=\$(cat /sys/block/$dev/stat)
 	for r in \$(seq $reps); do ts="\$ts \$(one \$1 \$2 \$c)"; done
 	echo "IDEBENCH \$1 \$2 \$c\$ts"
 	# requests the disk completed per dd block: 1 when O_DIRECT held
-	echo \$s0 \$(cat /sys/block/sda/stat) | awk -v op=\$1 -v bs=\$2 \\
+	echo \$s0 \$(cat /sys/block/$dev/stat) | awk -v op=\$1 -v bs=\$2 \\
 		-v n=\$((c * $reps)) '{ i = op == "read" ? 1 : 5
 		printf "IDEBENCH-IOS %s %s %.2f\\n", op, bs, (\$(i + 17) - \$i) / n }'
 }
-if [ -b /dev/sda ]; then
-	echo "IDEBENCH disk \$(cat /sys/block/sda/size) sectors, irq \$(grep -E 'ata_piix' /proc/interrupts | head -n 1 | cut -c1-60)"
+if [ -b /dev/$dev ]; then
+	echo "IDEBENCH disk \$(cat /sys/block/$dev/size) sectors, irq \$(grep -E '$irqs' /proc/interrupts | head -n 1 | cut -c1-60)"
 	for bs in 512 4096 65536; do
 		row write \$bs
 		row read \$bs
 	done
-	grep -E 'ata_piix|timer|^ *(0|14|15):' /proc/interrupts | sed 's/^/IDEBENCH irq /'
+	grep -E '$irqs|timer|^ *0:' /proc/interrupts | sed 's/^/IDEBENCH irq /'
 else
-	echo "IDEBENCH FAIL no /dev/sda"
+	echo "IDEBENCH FAIL no /dev/$dev"
 fi
 echo "IDEBENCH END"
 if [ "\${benchend:-}" = reboot ]; then reboot -f; fi
 poweroff -f
 EOF
-chmod +x "$root/init"
-guest_cpio "$root" "$work/initramfs.cpio"
+}
 
-# run NAME COMMAND...: boots one VM on a fresh image; its log in
-# $work/NAME.log, its IDEBENCH lines kept for the table.
-declare -A RES
+for disk in $disks; do
+	disk_setup "$disk"
+	root=$work/root-$disk
+	guest_root "$root" $kmods
+	cp "$work/odio" "$root/bin/odio" || exit 1
+	bench_init >"$root/init"
+	chmod +x "$root/init"
+	guest_cpio "$root" "$work/initramfs-$disk.cpio"
+done
+
+# run DISK CONFIG COMMAND...: boots one VM on a fresh image; its log in
+# $work/DISK-CONFIG.log, its IDEBENCH lines kept for the table under
+# RES[DISK CONFIG,OP,BS] (operations per second).
+declare -A RES RAN
 names=()
 run() {
-	local name=$1 t0 rc
-	shift
+	local name="$1 $2" log=$work/$1-${2//[:,]/-}.log t0 rc
+	shift 2
 	truncate -s 0 "$img"
 	truncate -s "${img_mb}M" "$img"
 	t0=$SECONDS
-	timeout -s TERM -k 30 "$timeout" "$@" </dev/null >"$work/$name.log" 2>&1
+	timeout -s TERM -k 30 "$timeout" "$@" </dev/null >"$log" 2>&1
 	rc=$?
-	echo "$name: exit status $rc after $((SECONDS - t0)) s ($work/$name.log)"
-	grep -q 'IDEBENCH END' "$work/$name.log" ||
-		echo "$name: FAIL: no IDEBENCH END; last lines:" &&
-		grep -q 'IDEBENCH END' "$work/$name.log" ||
-		tail -n 8 "$work/$name.log" | sed 's/^/  | /'
-	grep 'IDEBENCH FAIL' "$work/$name.log"
-	grep -E '^IDEBENCH-IOS' "$work/$name.log" | tr -d '\r' |
+	echo "$name: exit status $rc after $((SECONDS - t0)) s ($log)"
+	if ! grep -q 'IDEBENCH END' "$log"; then
+		echo "$name: FAIL: no IDEBENCH END; last lines:"
+		tail -n 8 "$log" | sed 's/^/  | /'
+	fi
+	grep 'IDEBENCH FAIL' "$log"
+	grep -E '^IDEBENCH-IOS' "$log" | tr -d '\r' |
 		awk '$4 < 0.9 || $4 > 1.1 { printf "%s: %s %s B: %.2f disk requests per dd block (page cache or split?)\n", name, $2, $3, $4 }' name="$name"
 	names+=("$name")
+	RAN[$name]=1
 	local op bs c rest
 	while read -r _ op bs c rest; do
 		RES[$name,$op,$bs]=$(echo "$c $rest" | awk '{
@@ -195,57 +250,102 @@ run() {
 				}
 			med = (m % 2) ? t[(m + 1) / 2] : (t[m / 2] + t[m / 2 + 1]) / 2
 			if (med > 0) printf "%.1f", f[1] / med }')
-	done < <(grep -E '^IDEBENCH (read|write) ' "$work/$name.log" | tr -d '\r')
+	done < <(grep -E '^IDEBENCH (read|write) ' "$log" | tr -d '\r')
 }
 
-for cfg in $configs; do
-	ic=${cfg%%:*}
-	io=${cfg#*:}
-	run "minivmm-$ic-$io" "$minivmm" -kernel "$linux/vmlinuz" \
-		-initrd "$work/initramfs.cpio" -append "$GUEST_APPEND" \
-		-machine "irqchip=$ic,ioreq=$io" -nographic -no-reboot \
-		-m "$mem" -hda "$img" -stats ${EXTRA_ARGS:-}
-done
-if [ "$qemu" != none ]; then
-	run qemu-kvm "$qemu" -accel kvm -cpu host -m "$mem" -nodefaults \
-		-display none -serial stdio -no-reboot -kernel "$linux/vmlinuz" \
-		-initrd "$work/initramfs.cpio" -append "$GUEST_APPEND benchend=reboot" \
-		-drive "file=$img,if=ide,format=raw"
-fi
-
-# --- the table: IOPS, MB/s for 64 KiB ---------------------------------
-def=minivmm-user-dm
-status=0
-echo
-echo "O_DIRECT sequential I/O (as dd iflag/oflag=direct) on /dev/sda (ata_piix), median of $reps runs >= ${min_s} s each; IOPS (64 KiB: MB/s)"
-printf '%-12s' row
-for n in "${names[@]}"; do printf ' %15s' "${n#minivmm-}"; done
-[ "$qemu" != none ] && printf ' %10s' "dflt/qemu"
-echo
-for bs in 512 4096 65536; do
-	for op in write read; do
-		case $bs in 512) lab="512 B" ;; 4096) lab="4 KiB" ;; *) lab="64 KiB" ;; esac
-		printf '%-12s' "$lab $op"
-		for n in "${names[@]}"; do
-			v=${RES[$n,$op,$bs]:-}
-			[ -n "$v" ] && [ "$bs" = 65536 ] &&
-				v=$(awk -v v="$v" 'BEGIN { printf "%.2f MB/s", v * 65536 / 1e6 }')
-			printf ' %15s' "${v:--}"
-		done
-		if [ "$qemu" != none ]; then
-			r=$(awk -v a="${RES[$def,$op,$bs]:-0}" -v b="${RES[qemu-kvm,$op,$bs]:-0}" \
-				'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-			printf ' %10s' "$r"
-			if [ "$r" = - ] || awk -v r="$r" -v m="$min_ratio" 'BEGIN { exit !(r < m) }'; then
-				[ "${RES[$def,$op,$bs]:-}" ] || r=-
-				status=1
-			fi
-		fi
-		echo
+for disk in $disks; do
+	disk_setup "$disk"
+	for cfg in $configs; do
+		case $disk:$cfg in
+		ide:*ioeventfd* | ide:*irqfd*)
+			echo "ide $cfg: skipped (ioeventfd and irqfd act on virtio only)"
+			continue
+			;;
+		esac
+		run "$disk" "$cfg" "$minivmm" -kernel "$linux/vmlinuz" \
+			-initrd "$work/initramfs-$disk.cpio" -append "$GUEST_APPEND" \
+			-machine "$(guest_machine "$cfg")" -nographic -no-reboot \
+			-m "$mem" "${mdrive[@]}" -stats ${EXTRA_ARGS:-}
 	done
+	if [ "$qemu" != none ]; then
+		run "$disk" qemu "$qemu" -accel kvm -cpu host -m "$mem" -nodefaults \
+			-display none -serial stdio -no-reboot -kernel "$linux/vmlinuz" \
+			-initrd "$work/initramfs-$disk.cpio" \
+			-append "$GUEST_APPEND benchend=reboot" "${qdrive[@]}"
+	fi
 done
-if [ "$qemu" != none ] && [ "$status" != 0 ]; then
-	echo "ide-linux-bench: minivmm's default options ($def) below ${min_ratio}x QEMU-KVM on some row"
+
+# --- the table: IOPS, MB/s for 64 KiB, and the ratio to QEMU ------------
+cols="write,512 read,512 write,4096 read,4096 write,65536 read,65536"
+# label OP,BS: a column's name.
+label() {
+	case ${1#*,} in
+	512) echo "512 B ${1%,*}" ;;
+	4096) echo "4 KiB ${1%,*}" ;;
+	*) echo "64 KiB ${1%,*}" ;;
+	esac
+}
+# fig NAME OP BS: the figure as printed (IOPS; MB/s at 64 KiB), or -.
+fig() {
+	local v=${RES[$1,$2,$3]:-}
+	if [ -z "$v" ]; then
+		echo -
+	elif [ "$3" = 65536 ]; then
+		awk -v v="$v" 'BEGIN { printf "%.2f\n", v * 65536 / 1e6 }'
+	else
+		awk -v v="$v" 'BEGIN { printf "%.0f\n", v }'
+	fi
+}
+# ratio NAME OP BS: NAME's figure over QEMU's on the same disk kind, or -.
+ratio() {
+	awk -v a="${RES[$1,$2,$3]:-0}" -v b="${RES[${1%% *} qemu,$2,$3]:-0}" \
+		'BEGIN { if (a > 0 && b > 0) printf "%.2f\n", a / b; else print "-" }'
+}
+w=6 # the config column's width
+for n in "${names[@]}"; do
+	c=${n#* }
+	[ ${#c} -gt $w ] && w=${#c}
+done
+echo
+echo "O_DIRECT sequential I/O (as dd iflag/oflag=direct), median of $reps runs >= ${min_s} s each"
+if [ "$qemu" = none ]; then
+	echo "IOPS (64 KiB: MB/s)"
+else
+	echo "IOPS (64 KiB: MB/s); in parentheses: minivmm over QEMU-KVM on the same disk kind"
 fi
-[ "$min_ratio" = 0 ] && status=0
+printf '%-6s %-*s' disk "$w" config
+for c in $cols; do printf ' %14s' "$(label "$c")"; done
+echo
+for n in "${names[@]}"; do
+	printf '%-6s %-*s' "${n%% *}" "$w" "${n#* }"
+	for c in $cols; do
+		v=$(fig "$n" "${c%,*}" "${c#*,}")
+		if [ "$qemu" != none ] && [ "${n#* }" != qemu ] && [ "$v" != - ]; then
+			v="$v ($(ratio "$n" "${c%,*}" "${c#*,}"))"
+		fi
+		printf ' %14s' "$v"
+	done
+	echo
+done
+
+# The regression check: minivmm's default options on IDE against QEMU.
+def="ide user:dm"
+status=0
+if [ "$qemu" = none ] || [ "$min_ratio" = 0 ]; then
+	:
+elif [ -z "${RAN[$def]:-}" ]; then
+	echo "ide-linux-bench: no check against QEMU (needs ide in DISKS and user:dm in CONFIGS)"
+else
+	low=
+	for c in $cols; do
+		r=$(ratio "$def" "${c%,*}" "${c#*,}")
+		if [ "$r" = - ] || awk -v r="$r" -v m="$min_ratio" 'BEGIN { exit !(r < m) }'; then
+			low="$low, $(label "$c") $r"
+		fi
+	done
+	if [ -n "$low" ]; then
+		echo "ide-linux-bench: minivmm's default options ($def) below ${min_ratio}x QEMU-KVM's IDE: ${low#, }"
+		status=1
+	fi
+fi
 exit $status

@@ -1,32 +1,46 @@
 #!/bin/bash
-# NE2000 throughput from a stock Linux guest: Debian's kernel with its own
-# ne2k-pci driver sends PAYLOAD_KB to a peer over TCP (busybox nc) and then
-# receives as much, on minivmm's RTL8029 (each irqchip mode) and, where
-# qemu-system-x86_64 is installed, on QEMU-KVM's ne2k_pci with the same
-# kernel, initramfs and TAP, one after the other in the same run.
-# The peer lives in a network namespace made here (10.199.3.1/24 on a tap;
-# the guest is 10.199.3.2), removed at the end.
+# Network throughput from a stock Linux guest, the emulated NE2000 against
+# virtio-net: Debian's kernel with its own driver (ne2k-pci, or virtio_pci
+# and virtio_net; one initramfs per NIC) sends PAYLOAD_KB to a peer over TCP
+# (busybox nc) and then receives as much, on minivmm's NIC (-net
+# nic,model=ne2k_pci or model=virtio-net-pci, in each configuration) and,
+# where qemu-system-x86_64 is installed, on QEMU-KVM's (-device ne2k_pci or
+# virtio-net-pci on -netdev tap; no vhost, QEMU's default, so its virtio-net
+# runs in QEMU's user space, with ioeventfd on as QEMU's virtio-pci does by
+# default), with the same kernel, initramfs and TAP, one after the other in
+# the same run. The peer lives in a network namespace made here
+# (10.199.3.1/24 on a tap; the guest is 10.199.3.2), removed at the end.
 #
-# Per direction the table gives MB/s (the guest's clock from the first
-# byte to the last), KVM exits per MiB (the VM's "exits" in KVM's debugfs
+# A row per NIC and configuration gives, per direction, MB/s (the guest's
+# clock from the first byte to the last) and its ratio to QEMU's figure on
+# the same NIC, KVM exits per MiB (the VM's "exits" in KVM's debugfs
 # statistics, the same counter for both VMMs) and host CPU per MiB (user +
-# system time of the whole VMM process, all threads, guest time
-# included). The peer samples both when the guest tells it a transfer
-# starts and ends (a connection to port 5004). Payload bytes are checked
-# (SHA-256) both ways: a wrong byte fails the run.
+# system time of the whole VMM process, all threads, guest time included);
+# a second table splits the exits by kind. The peer samples both when the
+# guest tells it a transfer starts and ends (a connection to port 5004).
+# Payload bytes are checked (SHA-256) both ways: a wrong byte fails the run.
 # Needs root and a /dev/kvm (run it through tests/kvmhost/run -o).
 #
 #   tests/integration/net-bench.sh
-# Environment: MINIVMM (./minivmm), CONFIGS ("user:dm kernel:dm": minivmm
-# irqchip:ioreq pairs), QEMU (qemu-system-x86_64; none skips it),
-# PAYLOAD_KB (16384), TIMEOUT seconds per boot (900), MEM (256), WORK
-# (build/net-bench), EXTRA_ARGS (more minivmm options).
+# Environment:
+#   NICS     the NICs, "ne2k virtio" by default (ne2k: the PCI RTL8029;
+#            virtio: virtio-net-pci, whose TAP minivmm opens with a virtio
+#            net header)
+#   CONFIGS  minivmm configurations, irqchip:ioreq[:OPT,...], every OPT
+#            appended to -machine (kernel:dm:ioeventfd=on runs -machine
+#            irqchip=kernel,ioreq=dm,ioeventfd=on); default "user:dm
+#            kernel:dm". A configuration that names ioeventfd or irqfd runs
+#            on virtio only (both act on virtio queues and MSI-X vectors only).
+#   MINIVMM (./minivmm), QEMU (qemu-system-x86_64; none skips it),
+#   PAYLOAD_KB (16384), TIMEOUT seconds per boot (900), MEM (256), WORK
+#   (build/net-bench), EXTRA_ARGS (more minivmm options).
 set -u
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
 name=net-bench
 . "$src/tests/integration/guestlib.sh"
 minivmm=$(realpath "${MINIVMM:-./minivmm}")
+nics=${NICS:-ne2k virtio}
 configs=${CONFIGS:-"user:dm kernel:dm"}
 qemu=${QEMU:-qemu-system-x86_64}
 kb=${PAYLOAD_KB:-16384}
@@ -37,6 +51,15 @@ tap=mvtap2
 host_ip=10.199.3.1
 guest_ip=10.199.3.2
 
+for nic in $nics; do
+	case $nic in
+	ne2k | virtio) ;;
+	*)
+		echo "net-bench: NICS: ne2k or virtio, not '$nic'" >&2
+		exit 2
+		;;
+	esac
+done
 guest_need_kvm
 guest_need_root
 guest_need_linux
@@ -53,11 +76,22 @@ work=$(realpath "$work")
 trap guest_netns_del EXIT
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 
+# nic_setup NIC: sets kmods (Debian's driver), drv (its name in
+# /proc/interrupts besides eth0), mnic (minivmm's -net nic model) and qnic
+# (QEMU's -device).
+nic_setup() {
+	case $1 in
+	ne2k) kmods=ne2k-pci drv=ne2k mnic=ne2k_pci qnic=ne2k_pci ;;
+	virtio)
+		kmods="virtio_pci virtio_net" drv=virtio
+		mnic=virtio-net-pci qnic=virtio-net-pci
+		;;
+	esac
+}
+
 # ---- the guest ----
-root=$work/root
-guest_root "$root" ne2k-pci
-guest_payload "$root" "$kb"
-{
+# bench_init: the guest's /init for the NIC of nic_setup, on stdout.
+bench_init() {
 	guest_net_init "NETBENCH" "$guest_ip/24"
 	cat <<EOF
 # Wait for the peer (ARP and its listeners), at most 60 tries.
@@ -80,12 +114,27 @@ t1=\$(up)
 nc $host_ip 5004 </dev/null >/dev/null 2>&1
 say "rx rc \$rc secs \$(echo \$t0 \$t1 | awk '{print \$2 - \$1}')"
 if [ "\$(sha256sum /tmp/dl | cut -d' ' -f1)" = $sum ]; then say "rx sum ok"; else say "FAIL rx sum (\$(wc -c </tmp/dl) bytes)"; fi
+grep -E 'eth0|$drv' /proc/interrupts | sed 's/^ */NETBENCH irq /'
 say END
 reboot -f
 EOF
-} >"$root/init"
-chmod +x "$root/init"
-guest_cpio "$root" "$work/initramfs.cpio"
+}
+
+# One payload for every NIC's initramfs (the peer checks against it).
+sum=
+for nic in $nics; do
+	nic_setup "$nic"
+	root=$work/root-$nic
+	guest_root "$root" $kmods
+	if [ -z "$sum" ]; then
+		guest_payload "$root" "$kb"
+	else
+		cp "$work/payload" "$root/payload" || exit 1
+	fi
+	bench_init >"$root/init"
+	chmod +x "$root/init"
+	guest_cpio "$root" "$work/initramfs-$nic.cpio"
+done
 
 guest_netns "mvmbench$$" "$tap" "$host_ip/24"
 
@@ -121,10 +170,11 @@ peer() {
 declare -A RES
 names=()
 fail=0
-# run NAME COMMAND...: one boot, its figures into RES.
+# run NIC CONFIG COMMAND...: one boot, its figures into RES[NIC CONFIG,..];
+# its files are $work/NIC-CONFIG.*.
 run() {
-	local name=$1 log=$work/$1 rc t0
-	shift
+	local name="$1 $2" log=$work/$1-${2//[:,]/-} rc t0
+	shift 2
 	rm -f "$log".*
 	peer "$log" &
 	local ppid=$!
@@ -184,42 +234,62 @@ run() {
 	done
 }
 
-for cfg in $configs; do
-	ic=${cfg%%:*}
-	io=${cfg#*:}
-	run "minivmm-$ic-$io" "$minivmm" -kernel "$linux/vmlinuz" \
-		-initrd "$work/initramfs.cpio" -append "$GUEST_APPEND" -m "$mem" \
-		-machine "irqchip=$ic,ioreq=$io" -nographic -no-reboot -stats \
-		-net nic,model=ne2k_pci -net tap,ifname="$tap",script=no,downscript=no \
-		${EXTRA_ARGS:-}
+for nic in $nics; do
+	nic_setup "$nic"
+	for cfg in $configs; do
+		case $nic:$cfg in
+		ne2k:*ioeventfd* | ne2k:*irqfd*)
+			echo "ne2k $cfg: skipped (ioeventfd and irqfd act on virtio only)"
+			continue
+			;;
+		esac
+		run "$nic" "$cfg" "$minivmm" -kernel "$linux/vmlinuz" \
+			-initrd "$work/initramfs-$nic.cpio" -append "$GUEST_APPEND" \
+			-m "$mem" -machine "$(guest_machine "$cfg")" -nographic \
+			-no-reboot -stats -net nic,model="$mnic" \
+			-net tap,ifname="$tap",script=no,downscript=no ${EXTRA_ARGS:-}
+	done
+	if [ "$qemu" != none ]; then
+		run "$nic" qemu "$qemu" -accel kvm -cpu host -m "$mem" -nodefaults \
+			-display none -serial stdio -no-reboot -kernel "$linux/vmlinuz" \
+			-initrd "$work/initramfs-$nic.cpio" -append "$GUEST_APPEND" \
+			-netdev tap,id=n0,ifname="$tap",script=no,downscript=no \
+			-device "$qnic,netdev=n0"
+	fi
 done
-if [ "$qemu" != none ]; then
-	run qemu-kvm "$qemu" -accel kvm -cpu host -m "$mem" -nodefaults \
-		-display none -serial stdio -no-reboot -kernel "$linux/vmlinuz" \
-		-initrd "$work/initramfs.cpio" -append "$GUEST_APPEND" \
-		-netdev tap,id=n0,ifname="$tap",script=no,downscript=no \
-		-device ne2k_pci,netdev=n0
-fi
 
-# ---- the table ----
-echo
-echo "NE2000 (ne2k-pci in Debian's kernel) TCP throughput to a peer on the TAP, ${kb} KiB each way"
-printf '%-24s' ""
-for n in "${names[@]}"; do printf ' %18s' "${n#minivmm-}"; done
-echo
-row() { # LABEL KEY
-	printf '%-24s' "$1"
-	for n in "${names[@]}"; do printf ' %18s' "${RES[$n,$2]:--}"; done
-	echo
+# ---- the tables: a row per NIC and configuration ----
+# ratio NAME DIR: NAME's MB/s over QEMU's on the same NIC, or -.
+ratio() {
+	awk -v a="${RES[$1,$2,mbs]:-0}" -v b="${RES[${1%% *} qemu,$2,mbs]:-0}" \
+		'BEGIN { if (a > 0 && b > 0) printf "%.2f\n", a / b; else print "-" }'
 }
-row "TX (guest->peer) MB/s" tx,mbs
-row "RX (peer->guest) MB/s" rx,mbs
-row "TX exits/MiB" tx,exits
-row "RX exits/MiB" rx,exits
-row "TX io/mmio/irq/hlt" tx,kinds
-row "RX io/mmio/irq/hlt" rx,kinds
-row "TX host CPU ms/MiB" tx,cpu
-row "RX host CPU ms/MiB" rx,cpu
+w=6 # the config column's width
+for n in "${names[@]}"; do
+	c=${n#* }
+	[ ${#c} -gt $w ] && w=${#c}
+done
+fmt="%-6s %-${w}s %8s %6s %8s %6s %13s %13s %14s %14s\n"
+echo
+echo "TCP throughput to a peer on the TAP, ${kb} KiB each way (TX: guest->peer, RX: peer->guest); /QEMU: MB/s over QEMU-KVM's on the same NIC"
+printf "$fmt" nic config "TX MB/s" /QEMU "RX MB/s" /QEMU "TX exits/MiB" \
+	"RX exits/MiB" "TX CPU ms/MiB" "RX CPU ms/MiB"
+for n in "${names[@]}"; do
+	tq='' rq=''
+	if [ "$qemu" != none ] && [ "${n#* }" != qemu ]; then
+		tq=$(ratio "$n" tx) rq=$(ratio "$n" rx)
+	fi
+	printf "$fmt" "${n%% *}" "${n#* }" "${RES[$n,tx,mbs]:--}" "$tq" \
+		"${RES[$n,rx,mbs]:--}" "$rq" "${RES[$n,tx,exits]:--}" \
+		"${RES[$n,rx,exits]:--}" "${RES[$n,tx,cpu]:--}" "${RES[$n,rx,cpu]:--}"
+done
+echo
+echo "KVM exits per MiB by kind: io/mmio/irq/hlt"
+printf "%-6s %-${w}s %24s %24s\n" nic config TX RX
+for n in "${names[@]}"; do
+	printf "%-6s %-${w}s %24s %24s\n" "${n%% *}" "${n#* }" \
+		"${RES[$n,tx,kinds]:--}" "${RES[$n,rx,kinds]:--}"
+done
 echo "(exits: KVM's debugfs counters for the VM; CPU: the VMM process, all threads, guest time included)"
 [ $fail = 0 ] && echo "net-bench: all runs passed" || echo "net-bench: $fail runs failed"
 [ $fail = 0 ]

@@ -13,11 +13,13 @@ check-net: minivmm
 .PHONY: check-net
 
 # bench-net: TCP throughput, KVM exits and host CPU per MiB each way from a
-# stock Debian kernel's ne2k-pci, on minivmm's RTL8029 (each irqchip mode)
-# and on QEMU-KVM's ne2k_pci in the same run
+# stock Debian kernel's ne2k-pci on minivmm's RTL8029 and its virtio_net on
+# virtio-net-pci (each CONFIGS entry, irqchip:ioreq[:opts]), and on
+# QEMU-KVM's ne2k_pci and virtio-net-pci (no vhost) in the same run
 # (tests/integration/net-bench.sh), through the KVM test VM where this host
 # has no usable /dev/kvm. NET_BENCH_ARGS passes settings, e.g.
-# NET_BENCH_ARGS='PAYLOAD_KB=4096 QEMU=none'.
+# NET_BENCH_ARGS='NICS=virtio CONFIGS="kernel:dm kernel:dm:ioeventfd=on"'
+# or NET_BENCH_ARGS='PAYLOAD_KB=4096 QEMU=none'.
 bench-net: minivmm
 	@$(MAKE) --no-print-directory linux-image >/dev/null
 	$(NET_BENCH_ARGS) MINIVMM=./minivmm WORK=$(B)/net-bench \
