@@ -1,6 +1,6 @@
 /*
  * Virtio block device (hw/virtio_blk.c) over virtio-pci on a real image
- * file (vmm/block.c, no device-model loop: completions run in
+ * file (vmm/backend/block.c, no device-model loop: completions run in
  * blk_drain()). The test is the driver: it sets the device up through
  * BAR 4 as Linux does, builds descriptor chains in a malloc'd guest RAM,
  * kicks the notify register and checks the used ring, the status bytes,
