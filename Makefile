@@ -73,7 +73,8 @@ $(B)/demo-disk.img:
 
 FORMAT_SRCS = $(shell cd $(SRCDIR) && git ls-files '*.c' '*.h' 2>/dev/null)
 
-check: check-unit check-cli check-guest check-monitor check-linux check-format
+check: check-unit check-cli check-guest check-monitor check-seabios check-linux \
+	check-net check-ipxe check-format
 check-unit: $(B)/unit-tests
 	$(B)/unit-tests --jobs 2
 check-cli: minivmm

@@ -28,6 +28,5 @@ check-seabios: minivmm $(DEMO_ISO)
 		$(SRCDIR)/tests/integration/seabios-disk.sh ./minivmm; b=$$?; \
 		[ $$a = 0 ] && [ $$b = 0 ]'
 
-check: check-seabios
 
 .PHONY: iso demo-iso check-seabios
