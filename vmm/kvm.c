@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmm/coalesced.h"
 #include "vmm/irqfd.h"
 #include "vmm/loader.h"
 #include "vmm/vm.h"
@@ -179,6 +180,46 @@ static int open_kvm(struct vm *vm)
 	return 0;
 }
 
+static int coalesced_zone_ioctl(void *opaque, uint64_t addr, unsigned len,
+				bool pio, bool assign)
+{
+	struct vm *vm = opaque;
+	struct kvm_coalesced_mmio_zone z = {
+	    .addr = addr, .size = len, .pio = pio ? 1 : 0};
+	unsigned long req = assign ? KVM_REGISTER_COALESCED_MMIO
+				   : KVM_UNREGISTER_COALESCED_MMIO;
+	return ioctl(vm->vm_fd, req, &z) < 0 ? -errno : 0;
+}
+
+/* -machine coalesced-pio=on and a KVM with both capabilities: the ring is
+ * the page of the vCPU mapping at KVM_CAP_COALESCED_MMIO's page offset
+ * (one ring per VM, seen through every vCPU). Otherwise coalescing stays
+ * off and every write exits as before. */
+static void coalesced_setup(struct vm *vm)
+{
+	struct coalesced_ops ops = {coalesced_zone_ioctl, vm};
+	coalesced_init(&vm->coalesced, NULL, 0, &ops);
+	vm->coalesced_why = "off";
+	if (!vm->cfg.coalesced_pio)
+		return;
+	long page = sysconf(_SC_PAGESIZE);
+	int off =
+	    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+	int pio = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO);
+	struct vcpu *v = &vm->vcpus[0];
+	if (off <= 0 || pio <= 0) {
+		vm->coalesced_why = "KVM lacks KVM_CAP_COALESCED_PIO";
+		return;
+	}
+	if (page <= 0 || (size_t)(off + 1) * (size_t)page > v->run_size) {
+		vm->coalesced_why = "the ring is not in the vCPU mapping";
+		return;
+	}
+	coalesced_init(&vm->coalesced, (uint8_t *)v->run + (size_t)off * page,
+		       (size_t)page, &ops);
+	vm->coalesced_why = NULL;
+}
+
 int vm_create(struct vm *vm)
 {
 	if (open_kvm(vm))
@@ -203,6 +244,7 @@ int vm_create(struct vm *vm)
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		if (create_vcpu(vm, i))
 			return -1;
+	coalesced_setup(vm);
 	return 0;
 }
 

@@ -321,6 +321,10 @@ static int platform_devices(struct machine *m, const struct machine_opts *o)
 	if (!m->rtc || mc146818_attach(m->rtc, io))
 		return err("cannot create the RTC\n");
 	mc146818_set_memory(m->rtc, vm->ram_low, vm->ram_high);
+	/* The index register only latches; the data port read or write that
+	 * follows exits and finds it drained (vmm/coalesced.h). */
+	coalesced_zone_init(&m->rtc_zone, &vm->coalesced, true, 0, 1);
+	coalesced_zone_move(&m->rtc_zone, MC146818_IO_BASE, true);
 	m->fwcfg = fw_cfg_new(&vm->gm);
 	if (!m->fwcfg || pc_fw_cfg(m->fwcfg, vm, vm->nvcpus) ||
 	    add_user_fw_cfg(m, o) || fw_cfg_attach(m->fwcfg, io))
@@ -405,6 +409,15 @@ static int ide_devices(struct machine *m, const struct machine_opts *o)
 	}
 	if (piix_ide_init(&m->ide_fn, m->pci, m->ide, &vm->dm.io))
 		return err("cannot create the PIIX3 IDE function\n");
+	/* Features, count, LBA and device registers only latch (the command
+	 * register, which acts, and the data port stay exits): about six of
+	 * a request's exits (vmm/coalesced.h). */
+	static const uint16_t taskfile[2] = {0x1f1, 0x171};
+	for (int c = 0; c < 2; c++) {
+		coalesced_zone_init(&m->ide_zone[c], &vm->coalesced, true, 0,
+				    6);
+		coalesced_zone_move(&m->ide_zone[c], taskfile[c], true);
+	}
 	unsigned char r3d, r38;
 	boot_cmos(&o->drives, &r3d, &r38);
 	mc146818_cmos_write(m->rtc, 0x3d, r3d);
@@ -639,6 +652,16 @@ static struct pci_func *virtio_nic_attach(struct machine *m,
 	return virtio_net_attach_pci(n->vn, m->pci, slot, &w);
 }
 
+/* The RTL8029's I/O BAR moved: its data port zone follows. */
+static void ne2k_bar_moved(void *dev, int bar, uint32_t addr, bool mapped)
+{
+	struct machine_nic *n = dev;
+	if (bar == 0)
+		coalesced_zone_move(&n->data_zone, addr, mapped);
+}
+
+static const struct pci_cfg_ops ne2k_cfg_ops = {.bar_moved = ne2k_bar_moved};
+
 static int nic_attach(struct machine *m, struct machine_nic *n, int *slot)
 {
 	struct vm *vm = m->vm;
@@ -657,15 +680,21 @@ static int nic_attach(struct machine *m, struct machine_nic *n, int *slot)
 	n->ne = ne2000_new(n->cfg.mac, (struct net_backend){&nic_cable_ops, n});
 	if (!n->ne)
 		return err("cannot create NIC %s\n", n->cfg.ifname);
+	/* A frame goes out through the data port one word per write; KVM
+	 * buffers those writes (vmm/coalesced.h) and the driver's next read
+	 * of ISR exits and finds them drained. */
+	coalesced_zone_init(&n->data_zone, &vm->coalesced, true, NE_DATA, 8);
 	if (n->cfg.model == NIC_NE2K_ISA) {
 		if (ne2000_attach_isa(n->ne, &vm->dm.io, NE2000_ISA_BASE,
 				      &m->isa_irq, NE2000_ISA_IRQ))
 			return err("cannot put the NE2000 at 0x%x\n",
 				   NE2000_ISA_BASE);
+		coalesced_zone_move(&n->data_zone, NE2000_ISA_BASE, true);
 	} else {
 		n->pci = ne2000_attach_pci(n->ne, m->pci, *slot);
 		if (!n->pci)
 			return err("PCI slot %d is taken\n", *slot);
+		pci_set_cfg_ops(n->pci, &ne2k_cfg_ops, n);
 		n->slot = *slot;
 		set_intx_line(m, n->pci, *slot);
 		(*slot)++;

@@ -14,6 +14,7 @@
 #include "hw/piix3.h"
 #include "hw/piix_ide.h"
 #include "vmm/drive.h"
+#include "vmm/coalesced.h"
 #include "vmm/ioeventfd.h"
 #include "vmm/irqfd.h"
 #include "vmm/netcfg.h"
@@ -43,6 +44,7 @@ struct machine_nic {
 	struct tap *tap;	     /* NULL: no cable */
 	struct pci_func *pci;	     /* NULL for the ISA face */
 	int slot;
+	struct coalesced_zone data_zone; /* NE2000 data port writes */
 };
 
 /* At most this many -fw_cfg items. */
@@ -77,6 +79,8 @@ struct machine {
 	struct i8259 *pic;	 /* NULL with the kernel irqchip */
 	struct i8254 *pit;	 /* NULL with the kernel irqchip */
 	struct mc146818 *rtc;
+	struct coalesced_zone rtc_zone;	   /* index port writes */
+	struct coalesced_zone ide_zone[2]; /* taskfile writes, per channel */
 	struct fw_cfg *fwcfg;
 	/* The -fw_cfg contents, read by machine_prepare(); freed once added */
 	uint8_t *fw_cfg_data[MACHINE_MAX_FW_CFG];

@@ -29,7 +29,10 @@ static void usage(FILE *f)
 	    "           ioeventfd=on|off (virtio kicks via KVM_IOEVENTFD; "
 	    "off),\n"
 	    "           irqfd=on|off (virtio MSI-X via KVM_IRQFD, needs "
-	    "irqchip=kernel; off)\n"
+	    "irqchip=kernel; off),\n"
+	    "           coalesced-pio=on|off (NE2000 data and RTC index "
+	    "port writes\n"
+	    "           buffered by KVM, no exit each; on)\n"
 	    "  -nographic            no display; serial on stdio\n"
 	    "  -display none         no display (there is no VGA yet)\n"
 	    "  -serial DEV           stdio, file:PATH, null, none\n"
@@ -141,6 +144,10 @@ static int parse_machine(const char *s, struct vm_config *cfg)
 			cfg->ioeventfd = true;
 		else if (!strcmp(t, "ioeventfd=off"))
 			cfg->ioeventfd = false;
+		else if (!strcmp(t, "coalesced-pio=on"))
+			cfg->coalesced_pio = true;
+		else if (!strcmp(t, "coalesced-pio=off"))
+			cfg->coalesced_pio = false;
 		else if (!strcmp(t, "irqfd=on"))
 			cfg->irqfd = true;
 		else if (!strcmp(t, "irqfd=off"))
@@ -499,9 +506,10 @@ static int run(struct vm *vm, struct machine *m, const struct options *op,
 
 int main(int argc, char **argv)
 {
-	struct options op = {
-	    .cfg = {.ram_size = 128ull << 20, .ioreq_mode = DM_MODE_DM},
-	    .mo = {.serial = "stdio", .debugcon = "none"}};
+	struct options op = {.cfg = {.ram_size = 128ull << 20,
+				     .ioreq_mode = DM_MODE_DM,
+				     .coalesced_pio = true},
+			     .mo = {.serial = "stdio", .debugcon = "none"}};
 	char err[256];
 	bool done = false;
 

@@ -56,6 +56,17 @@ void stats_print(struct vm *vm, FILE *f)
 	fprintf(f, "  interrupts injected: %llu, instructions emulated: %llu\n",
 		(unsigned long long)t.injected,
 		(unsigned long long)vm->emulated);
+	const struct coalesced *c = &vm->coalesced;
+	if (coalesced_on(c))
+		fprintf(f,
+			"  coalesced writes (no exit): %llu in %llu drains "
+			"(ring of %u)%s\n",
+			(unsigned long long)c->writes,
+			(unsigned long long)c->drains, c->max,
+			c->broken ? ", ring broken" : "");
+	else
+		fprintf(f, "  coalesced writes: off (%s)\n",
+			vm->coalesced_why ? vm->coalesced_why : "off");
 	fprintf(f, "  %-4s %-14s %10s %10s %10s %12s\n", "bus", "device",
 		"base", "reads", "writes", "dev ns/acc");
 	dm_lock(&vm->dm);

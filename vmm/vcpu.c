@@ -111,6 +111,35 @@ static void handle_io(struct vcpu *v)
 		  write, data, run->io.count);
 }
 
+/* One buffered write from the coalesced ring, device lock held: the same
+ * dispatch (and -trace line) as a write that exited. */
+static void replay_write(void *opaque, bool pio, uint64_t addr, unsigned len,
+			 const uint8_t *data)
+{
+	struct vcpu *v = opaque;
+	struct ioreq r = {.addr = addr,
+			  .count = 1,
+			  .vcpu = v->id,
+			  .size = (uint8_t)len,
+			  .dir = IOREQ_WRITE,
+			  .type = pio ? IOREQ_TYPE_PIO : IOREQ_TYPE_MMIO,
+			  .t_submit = (uint64_t)now_ns()};
+	memcpy(&r.data, data, len);
+	dm_dispatch(&v->vm->dm, &r, NULL);
+}
+
+/* After every return from KVM_RUN, before its exit is handled: the writes
+ * KVM buffered happened before it. */
+static void drain_coalesced(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	if (!coalesced_pending(&vm->coalesced))
+		return;
+	dm_lock(&vm->dm);
+	coalesced_drain(&vm->coalesced, replay_write, v);
+	dm_unlock(&vm->dm);
+}
+
 static void handle_mmio(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
@@ -559,6 +588,7 @@ void *vcpu_thread(void *opaque)
 		int64_t t0 = now_ns();
 		__atomic_store_n(&v->in_run, 0, __ATOMIC_SEQ_CST);
 		v->run->immediate_exit = 0;
+		drain_coalesced(v);
 		if (vm->cfg.kernel_irqchip && halt_check_due(v)) {
 			vm_request_exit(vm, VM_HALTED, 0);
 			break;

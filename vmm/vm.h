@@ -13,6 +13,7 @@
 
 #include "ioreq/dm.h"
 #include "ioreq/guestmem.h"
+#include "vmm/coalesced.h"
 #include "vmm/cpuid.h"
 #include "vmm/stats.h"
 
@@ -50,6 +51,7 @@ struct vm_config {
 	bool kernel_irqchip;
 	bool ioeventfd; /* virtio notifications through KVM_IOEVENTFD */
 	bool irqfd;	/* virtio MSI-X through KVM_IRQFD (kernel irqchip) */
+	bool coalesced_pio; /* buffered writes to the zoned ports */
 	enum dm_mode ioreq_mode;
 	struct cpu_model cpu;
 	bool report_cpuid; /* say which CPUID bits the host overrides */
@@ -79,6 +81,10 @@ struct vm {
 	 * pause_stop (atomic) is set; paused counts them (dm lock). */
 	int pause_stop;
 	unsigned paused;
+	/* Coalesced writes (vmm/coalesced.h): off when coalesced.ring is
+	 * NULL, coalesced_why then says why. */
+	struct coalesced coalesced;
+	const char *coalesced_why;
 	/* Emulation-assist counters. */
 	uint64_t emulated;
 	/* Kernel irqchip: the periodic look for a final HLT (vcpu.c). */

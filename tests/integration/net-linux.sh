@@ -125,6 +125,9 @@ peer() {
 	wait
 }
 
+# -machine coalesced-pio is on unless EXTRA_ARGS turns it off.
+coalesce=1
+case ${EXTRA_ARGS:-} in *coalesced-pio=off*) coalesce= ;; esac
 fail=0
 for mode in $modes; do
 	log=$work/$mode
@@ -178,6 +181,15 @@ for mode in $modes; do
 	res "stats: NIC rx $nrx <= TAP read $trd, $nrb bytes" \
 		$([ -n "$nrx" ] && [ "${nrb:-0}" -gt "$min" ] && [ "$nrx" -le "$trd" ] &&
 			echo 1)
+	# The NE2000's transmit path: the data port's writes are buffered by
+	# KVM (coalesced PIO) unless switched off, at least a word each.
+	grep -E '^  (port I/O|string port I/O|coalesced) ' "$log.stderr"
+	if [ "$NIC" = ne2k ] && [ -n "$coalesce" ]; then
+		co=$(sed -n 's/.*coalesced writes (no exit): \([0-9]*\) .*/\1/p' \
+			"$log.stderr")
+		res "stats: ${co:-no} data-port writes coalesced (>= $((min / 4)))" \
+			$([ "${co:-0}" -ge $((min / 4)) ] && echo 1)
+	fi
 	if [ $rc != 0 ] || ! grep -aq '^NET: done' "$log.console"; then
 		echo "--- last console lines ($log.console):"
 		tail -n 25 "$log.console"
