@@ -73,8 +73,17 @@ $(B)/demo-disk.img:
 
 FORMAT_SRCS = $(shell cd $(SRCDIR) && git ls-files '*.c' '*.h' 2>/dev/null)
 
-check: check-unit check-cli check-guest check-monitor check-seabios check-linux \
-	check-net check-ipxe check-format
+# make check: the unit, CLI and format checks, then the tests that boot
+# guests. Those run in the KVM test VM where this host has no usable
+# /dev/kvm, one VM per test and one host CPU per VM (TCG): CHECK_JOBS (2)
+# of them at a time, longest first, each test's output printed in one
+# piece when it ends (-Otarget). CHECK_JOBS=1 runs them one by one.
+CHECK_JOBS ?= 2
+CHECK_GUESTS = check-net check-ipxe check-linux check-seabios check-guest \
+	check-monitor
+check: check-unit check-cli check-format
+	@$(MAKE) --no-print-directory linux-image >/dev/null
+	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) -Otarget $(CHECK_GUESTS)
 check-unit: $(B)/unit-tests
 	$(B)/unit-tests --jobs 2
 check-cli: minivmm

@@ -50,8 +50,15 @@ if [ ! -e "$stamp" ]; then
 fi
 vmlinuz=$(ls "$dst"/pkg/boot/vmlinuz-* | head -n 1)
 [ -f "$vmlinuz" ] || die "no vmlinuz in $deb"
-basename "$vmlinuz" | sed 's/^vmlinuz-//' >"$dst/release"
-cp "$vmlinuz" "$dst/vmlinuz"
+# Every file is written beside its place and renamed into it: make check
+# runs tests two at a time, and a test VM copying this directory must see
+# the old file or the new one, never half of one.
+basename "$vmlinuz" | sed 's/^vmlinuz-//' >"$dst/release.tmp.$$"
+mv "$dst/release.tmp.$$" "$dst/release"
+if ! cmp -s "$vmlinuz" "$dst/vmlinuz"; then
+	cp "$vmlinuz" "$dst/vmlinuz.tmp.$$"
+	mv "$dst/vmlinuz.tmp.$$" "$dst/vmlinuz"
+fi
 
 # Little-endian unsigned integer of $2 bytes at offset $1 of file $3.
 le() {
@@ -72,19 +79,19 @@ extract_vmlinux() {
 	poff=$(le 584 4 "$z")
 	plen=$(le 588 4 "$z")
 	start=$(((sects + 1) * 512 + poff))
-	tmp=$dst/payload.bin
+	tmp=$dst/payload.bin.$$
 	tail -c +$((start + 1)) "$z" | head -c $((plen - 4)) >"$tmp"
 	magic=$(od -An -tx1 -N 4 "$tmp" | tr -d ' \n')
 	case $magic in
-	28b52ffd) zstd -dqc "$tmp" >"$dst/vmlinux.tmp" ;;
-	fd377a58) xz -dqc --single-stream "$tmp" >"$dst/vmlinux.tmp" ;;
-	1f8b*) gzip -dqc "$tmp" >"$dst/vmlinux.tmp" || true ;;
+	28b52ffd) zstd -dqc "$tmp" >"$dst/vmlinux.tmp.$$" ;;
+	fd377a58) xz -dqc --single-stream "$tmp" >"$dst/vmlinux.tmp.$$" ;;
+	1f8b*) gzip -dqc "$tmp" >"$dst/vmlinux.tmp.$$" || true ;;
 	*) die "$z: unknown payload compression (magic $magic)" ;;
 	esac
 	rm -f "$tmp"
-	[ "$(od -An -tx1 -N 4 "$dst/vmlinux.tmp" | tr -d ' \n')" = 7f454c46 ] ||
+	[ "$(od -An -tx1 -N 4 "$dst/vmlinux.tmp.$$" | tr -d ' \n')" = 7f454c46 ] ||
 		die "$z: the decompressed payload is not an ELF file"
-	mv "$dst/vmlinux.tmp" "$dst/vmlinux"
+	mv "$dst/vmlinux.tmp.$$" "$dst/vmlinux"
 }
 if [ ! -s "$dst/vmlinux" ] || [ "$vmlinuz" -nt "$dst/vmlinux" ]; then
 	extract_vmlinux "$dst/vmlinuz"
@@ -95,7 +102,7 @@ bb=$(command -v busybox || true)
 [ -n "$bb" ] && file -L "$bb" 2>/dev/null | grep -q 'statically linked' ||
 	bb=/bin/busybox
 [ -x "$bb" ] || die "busybox-static is not installed (apt-get install busybox-static)"
-root=$dst/initramfs
+root=$dst/initramfs.$$
 rm -rf "$root"
 mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys"
 cp "$bb" "$root/bin/busybox"
@@ -110,7 +117,8 @@ echo "MINIVMM-INIT-OK $(/bin/busybox uname -r)"
 EOF
 chmod 755 "$root/init"
 (cd "$root" && find . | sort | busybox cpio -o -H newc -R 0:0 2>/dev/null) \
-	>"$dst/initramfs.cpio"
+	>"$dst/initramfs.cpio.tmp.$$"
+mv "$dst/initramfs.cpio.tmp.$$" "$dst/initramfs.cpio"
 rm -rf "$root"
 
 echo "mklinux: $(cat "$dst/release"): $dst/vmlinux $dst/vmlinuz $dst/initramfs.cpio"
