@@ -216,14 +216,14 @@ run() {
 	for k in 1 2; do
 		local dir secs
 		[ $k = 1 ] && dir=tx secs=$tx || dir=rx secs=$rx
-		read -r RES[$name,$dir,mbs] RES[$name,$dir,exits] \
-			RES[$name,$dir,cpu] RES[$name,$dir,kinds] < <(awk -v k=$k \
+		read -r "RES[$name,$dir,mbs]" "RES[$name,$dir,exits]" \
+			"RES[$name,$dir,cpu]" "RES[$name,$dir,kinds]" < <(awk -v k=$k \
 			-v secs="$secs" -v kb="$kb" -v hz="$hz" '
 			{ for (i = 1; i <= NF; i++) v[NR, i] = $i }
 			END {
 				mib = kb / 1024
 				printf "%.2f %.0f %.1f %.0f/%.0f/%.0f/%.0f\n",
-					secs > 0 ? kb * 1024 / secs / 1e6 : 0,
+					(secs > 0 ? kb * 1024 / secs / 1e6 : 0),
 					(v[k + 1, 2] - v[k, 2]) / mib,
 					(v[k + 1, 1] - v[k, 1]) * 1000 / hz / mib,
 					(v[k + 1, 3] - v[k, 3]) / mib,
