@@ -12,16 +12,29 @@
 # minivmm in each configuration and qemu-system-x86_64 -accel kvm -cpu host
 # once per disk kind, and prints one table: a row per disk kind and
 # configuration with IOPS (MB/s for 64 KiB) and the ratio to QEMU's figure
-# on the same disk kind.
+# on the same disk kind. Disk kind idepio is the IDE disk with the guest's
+# libata in PIO mode (libata's dma=0, on QEMU too; the guest prints the
+# parameter's value on its "IDEBENCH disk" line).
+# OPS adds "mixed": odio alternates pwrite and pread (50/50, one request
+# each in turn, at sequential offsets).
 #
 #   tests/integration/ide-linux-bench.sh [MINIVMM]          (default ./minivmm)
 #
 # Each run has a count that grows 4x until it takes MIN_S seconds of guest
 # time (CLOCK_MONOTONIC in the guest), then REPS more times at that count;
 # the median is reported. A run where the disk did not complete one request
-# per block (page cache, or a split request) gets a warning line.
+# per block (page cache, or a split request) gets a warning line. Around the
+# REPS timed runs of each row the guest prints a marker and the host
+# samples the VM's KVM exit counter (debugfs, the same for both VMMs) and
+# the VMM process's CPU time (user + system, all threads), giving exits and
+# CPU ms per MiB moved (TSV only; "-" without debugfs).
 # Environment:
-#   DISKS      disk kinds, "ide virtio" by default
+#   DISKS      disk kinds, "ide virtio" by default; also idepio
+#   OPS        "write read" by default; also mixed
+#   TSV        a file for a machine-readable line per row (tab-separated:
+#              disk DISK CONFIG OP BS REPS IOPS-median IOPS-min IOPS-max
+#              MB/s-median MB/s-min MB/s-max exits/MiB CPU-ms/MiB); the
+#              bench-guest target (tests/integration/bench-guest.sh) reads it
 #   CONFIGS    minivmm configurations, irqchip:ioreq[:OPT,...], every OPT
 #              appended to -machine (kernel:dm:ioeventfd=on runs -machine
 #              irqchip=kernel,ioreq=dm,ioeventfd=on); default "user:dm
@@ -53,12 +66,23 @@ timeout=${TIMEOUT:-900}
 mem=${MEM:-256}
 img_mb=${IMG_MB:-256}
 min_ratio=${MIN_RATIO:-0.8}
+ops=${OPS:-write read}
+tsv=${TSV:-}
 
 for disk in $disks; do
 	case $disk in
-	ide | virtio) ;;
+	ide | idepio | virtio) ;;
 	*)
-		echo "ide-linux-bench: DISKS: ide or virtio, not '$disk'" >&2
+		echo "ide-linux-bench: DISKS: ide, idepio or virtio, not '$disk'" >&2
+		exit 2
+		;;
+	esac
+done
+for op in $ops; do
+	case $op in
+	write | read | mixed) ;;
+	*)
+		echo "ide-linux-bench: OPS: write, read or mixed, not '$op'" >&2
 		exit 2
 		;;
 	esac
@@ -77,14 +101,27 @@ mkdir -p "$work"
 work=$(realpath "$work")
 img=/dev/shm/ide-linux-bench-$$.img
 trap 'rm -f "$img"' EXIT
+if [ -n "$tsv" ]; then
+	: >"$tsv" || exit 1
+	tsv=$(realpath "$tsv")
+fi
+# KVM's statistics per VM (exits), where we may mount debugfs.
+mountpoint -q /sys/kernel/debug 2>/dev/null ||
+	mount -t debugfs none /sys/kernel/debug 2>/dev/null
 
 # disk_setup DISK: sets dev (the guest's block device), kmods (Debian's
-# drivers), irqs (its name in /proc/interrupts) and the options that attach
-# the image: mdrive (minivmm), qdrive (QEMU).
+# drivers), irqs (its name in /proc/interrupts), kapp (more kernel
+# parameters), libata (libata's module parameters: busybox's insmod does
+# not take them from the kernel command line as modprobe does) and the
+# options that attach the image: mdrive (minivmm), qdrive (QEMU).
 disk_setup() {
+	kapp= libata=
 	case $1 in
-	ide)
+	ide | idepio)
 		dev=sda irqs=ata_piix kmods="ata_piix sd_mod"
+		# PIO only: libata's dma=0 (kept on the command line as well,
+		# where it would act if libata were built in)
+		[ "$1" = idepio ] && kapp=libata.dma=0 libata=dma=0
 		mdrive=(-hda "$img")
 		qdrive=(-drive "file=$img,if=ide,format=raw")
 		;;
@@ -113,6 +150,8 @@ int main(int argc, char **argv)
 {
 	if (argc != 5)
 		return 2;
+	/* mixed: even requests write, odd ones read, at sequential offsets */
+	int mixed = !strcmp(argv[1], "mixed");
 	int wr = !strcmp(argv[1], "write");
 	size_t bs = strtoul(argv[3], NULL, 0);
 	long n = strtol(argv[4], NULL, 0);
@@ -120,7 +159,8 @@ int main(int argc, char **argv)
 	if (posix_memalign(&buf, 4096, bs))
 		return 1;
 	memset(buf, 0x5a, bs);
-	int fd = open(argv[2], (wr ? O_WRONLY : O_RDONLY) | O_DIRECT);
+	int fd = open(argv[2],
+		      (mixed ? O_RDWR : wr ? O_WRONLY : O_RDONLY) | O_DIRECT);
 	if (fd < 0) {
 		perror(argv[2]);
 		return 1;
@@ -128,10 +168,11 @@ int main(int argc, char **argv)
 	struct timespec a, b;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (long i = 0; i < n; i++) {
-		ssize_t r = wr ? pwrite(fd, buf, bs, (off_t)i * bs)
-			       : pread(fd, buf, bs, (off_t)i * bs);
+		int w = mixed ? !(i & 1) : wr;
+		ssize_t r = w ? pwrite(fd, buf, bs, (off_t)i * bs)
+			      : pread(fd, buf, bs, (off_t)i * bs);
 		if (r != (ssize_t)bs) {
-			perror(wr ? "pwrite" : "pread");
+			perror(w ? "pwrite" : "pread");
 			return 1;
 		}
 	}
@@ -157,7 +198,9 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 for m in \$(cat /lib/modules/load.list); do
-	insmod /lib/modules/\$m || echo "IDEBENCH FAIL insmod \$m"
+	a=
+	case \$m in libata.ko*) a="$libata" ;; esac
+	insmod /lib/modules/\$m \$a || echo "IDEBENCH FAIL insmod \$m \$a"
 done
 i=0
 while [ ! -b /dev/$dev ] && [ \$i -lt 100 ]; do
@@ -182,19 +225,25 @@ row() {
 		c=\$((c * 4))
 	done
 	ts=
+	# the host samples exits and CPU time at each marker
+	echo "IDEBENCH MARK \$1 \$2 start" >/dev/console
+	sleep 0.5
 	s0=\$(cat /sys/block/$dev/stat)
 	for r in \$(seq $reps); do ts="\$ts \$(one \$1 \$2 \$c)"; done
+	s1=\$(cat /sys/block/$dev/stat)
+	echo "IDEBENCH MARK \$1 \$2 end" >/dev/console
+	sleep 0.5
 	echo "IDEBENCH \$1 \$2 \$c\$ts"
 	# requests the disk completed per dd block: 1 when O_DIRECT held
-	echo \$s0 \$(cat /sys/block/$dev/stat) | awk -v op=\$1 -v bs=\$2 \\
-		-v n=\$((c * $reps)) '{ i = op == "read" ? 1 : 5
-		printf "IDEBENCH-IOS %s %s %.2f\\n", op, bs, (\$(i + 17) - \$i) / n }'
+	echo \$s0 \$s1 | awk -v op=\$1 -v bs=\$2 \\
+		-v n=\$((c * $reps)) '{ r = \$18 - \$1; w = \$22 - \$5
+		v = op == "read" ? r : op == "write" ? w : r + w
+		printf "IDEBENCH-IOS %s %s %.2f\\n", op, bs, v / n }'
 }
 if [ -b /dev/$dev ]; then
-	echo "IDEBENCH disk \$(cat /sys/block/$dev/size) sectors, irq \$(grep -E '$irqs' /proc/interrupts | head -n 1 | cut -c1-60)"
+	echo "IDEBENCH disk \$(cat /sys/block/$dev/size) sectors, libata dma=\$(cat /sys/module/libata/parameters/dma 2>/dev/null || echo -), irq \$(grep -E '$irqs' /proc/interrupts | head -n 1 | cut -c1-60)"
 	for bs in 512 4096 65536; do
-		row write \$bs
-		row read \$bs
+		for op in $ops; do row \$op \$bs; done
 	done
 	grep -E '$irqs|timer|^ *0:' /proc/interrupts | sed 's/^/IDEBENCH irq /'
 else
@@ -216,19 +265,55 @@ for disk in $disks; do
 	guest_cpio "$root" "$work/initramfs-$disk.cpio"
 done
 
+# snap FILE: appends the VMM's CPU time (clock ticks, user + system, all
+# threads) and the VM's KVM exit count now; the one VM running has a KVM
+# debugfs directory named PID-FD ("- -" without one).
+# Shell builtins only, so the sample lands close to the marker.
+snap() {
+	local d pid cpu=- ex=- st
+	for d in /sys/kernel/debug/kvm/[0-9]*-*; do break; done
+	pid=${d##*/}
+	pid=${pid%%-*}
+	# utime and stime (fields 14, 15; the VMM's name has no spaces)
+	read -ra st <"/proc/$pid/stat" 2>/dev/null && cpu=$((st[13] + st[14]))
+	read -r ex <"$d/exits" 2>/dev/null || ex=-
+	echo "$cpu $ex" >>"$1"
+}
+# sampler LOG: snaps into LOG.snap at each IDEBENCH MARK line the guest
+# prints, until the guest's END or the VM is gone (killed by run).
+sampler() {
+	local seen=0 n
+	while :; do
+		n=$(grep -ac 'IDEBENCH MARK' "$1" 2>/dev/null)
+		while [ "${n:-0}" -gt $seen ]; do
+			snap "$1.snap"
+			seen=$((seen + 1))
+		done
+		grep -aq 'IDEBENCH END' "$1" 2>/dev/null && return
+		sleep 0.05
+	done
+}
+
 # run DISK CONFIG COMMAND...: boots one VM on a fresh image; its log in
 # $work/DISK-CONFIG.log, its IDEBENCH lines kept for the table under
-# RES[DISK CONFIG,OP,BS] (operations per second).
+# RES[DISK CONFIG,OP,BS] (operations per second) and, with TSV, a line per
+# row there.
 declare -A RES RAN
 names=()
 run() {
-	local name="$1 $2" log=$work/$1-${2//[:,]/-}.log t0 rc
+	local name="$1 $2" log=$work/$1-${2//[:,]/-}.log t0 rc spid
 	shift 2
 	truncate -s 0 "$img"
 	truncate -s "${img_mb}M" "$img"
+	rm -f "$log.snap"
+	: >"$log"
+	sampler "$log" &
+	spid=$!
 	t0=$SECONDS
 	timeout -s TERM -k 30 "$timeout" "$@" </dev/null >"$log" 2>&1
 	rc=$?
+	kill $spid 2>/dev/null
+	wait $spid 2>/dev/null
 	echo "$name: exit status $rc after $((SECONDS - t0)) s ($log)"
 	if ! grep -q 'IDEBENCH END' "$log"; then
 		echo "$name: FAIL: no IDEBENCH END; last lines:"
@@ -250,20 +335,53 @@ run() {
 				}
 			med = (m % 2) ? t[(m + 1) / 2] : (t[m / 2] + t[m / 2 + 1]) / 2
 			if (med > 0) printf "%.1f", f[1] / med }')
-	done < <(grep -E '^IDEBENCH (read|write) ' "$log" | tr -d '\r')
+	done < <(grep -aE '^IDEBENCH (read|write|mixed) ' "$log" | tr -d '\r')
+	[ -n "$tsv" ] || return 0
+	# The TSV: row k (in the guest's order) has markers 2k-1 and 2k.
+	local hz
+	hz=$(getconf CLK_TCK)
+	grep -aE '^IDEBENCH (read|write|mixed) ' "$log" | tr -d '\r' |
+		awk -v snapf="$log.snap" -v hz="$hz" -v disk="${name%% *}" \
+			-v cfg="${name#* }" '
+		BEGIN { OFS = "\t"; ns = 0
+			while ((getline l < snapf) > 0) { ns++; split(l, a, " ")
+				cpu[ns] = a[1]; ex[ns] = a[2] } }
+		{
+			op = $2; bs = $3; c = $4; m = 0; bad = 0
+			for (i = 5; i <= NF; i++) { t[++m] = $i; if ($i <= 0) bad = 1 }
+			if (m == 0 || bad) next
+			for (i = 2; i <= m; i++)
+				for (j = i; j > 1 && t[j-1] > t[j]; j--) {
+					x = t[j]; t[j] = t[j-1]; t[j-1] = x }
+			med = (m % 2) ? t[(m + 1) / 2] : (t[m / 2] + t[m / 2 + 1]) / 2
+			mib = c * m * bs / 1048576
+			k = NR * 2; e = "-"; u = "-"
+			if (k <= ns && ex[k] != "-" && ex[k - 1] != "-")
+				e = sprintf("%.0f", (ex[k] - ex[k - 1]) / mib)
+			if (k <= ns && cpu[k] != "-" && cpu[k - 1] != "-")
+				u = sprintf("%.1f", (cpu[k] - cpu[k - 1]) * 1000 / hz / mib)
+			# t[1] fastest, t[m] slowest
+			print "disk", disk, cfg, op, bs, m,
+				sprintf("%.1f", c / med), sprintf("%.1f", c / t[m]),
+				sprintf("%.1f", c / t[1]),
+				sprintf("%.3f", c * bs / med / 1e6),
+				sprintf("%.3f", c * bs / t[m] / 1e6),
+				sprintf("%.3f", c * bs / t[1] / 1e6), e, u
+		}' >>"$tsv"
 }
 
 for disk in $disks; do
 	disk_setup "$disk"
 	for cfg in $configs; do
 		case $disk:$cfg in
-		ide:*ioeventfd* | ide:*irqfd*)
-			echo "ide $cfg: skipped (ioeventfd and irqfd act on virtio only)"
+		ide*:*ioeventfd* | ide*:*irqfd*)
+			echo "$disk $cfg: skipped (ioeventfd and irqfd act on virtio only)"
 			continue
 			;;
 		esac
 		run "$disk" "$cfg" "$minivmm" -kernel "$linux/vmlinuz" \
-			-initrd "$work/initramfs-$disk.cpio" -append "$GUEST_APPEND" \
+			-initrd "$work/initramfs-$disk.cpio" \
+			-append "$GUEST_APPEND${kapp:+ $kapp}" \
 			-machine "$(guest_machine "$cfg")" -nographic -no-reboot \
 			-m "$mem" "${mdrive[@]}" -stats ${EXTRA_ARGS:-}
 	done
@@ -271,12 +389,16 @@ for disk in $disks; do
 		run "$disk" qemu "$qemu" -accel kvm -cpu host -m "$mem" -nodefaults \
 			-display none -serial stdio -no-reboot -kernel "$linux/vmlinuz" \
 			-initrd "$work/initramfs-$disk.cpio" \
-			-append "$GUEST_APPEND benchend=reboot" "${qdrive[@]}"
+			-append "$GUEST_APPEND${kapp:+ $kapp} benchend=reboot" \
+			"${qdrive[@]}"
 	fi
 done
 
 # --- the table: IOPS, MB/s for 64 KiB, and the ratio to QEMU ------------
-cols="write,512 read,512 write,4096 read,4096 write,65536 read,65536"
+cols=
+for bs in 512 4096 65536; do
+	for op in $ops; do cols="$cols $op,$bs"; done
+done
 # label OP,BS: a column's name.
 label() {
 	case ${1#*,} in

@@ -19,6 +19,9 @@
 # a second table splits the exits by kind. The peer samples both when the
 # guest tells it a transfer starts and ends (a connection to port 5004).
 # Payload bytes are checked (SHA-256) both ways: a wrong byte fails the run.
+# With REPS > 1 each boot repeats the pair of transfers REPS times; MB/s is
+# the median (the TSV also has min and max), exits and CPU per MiB are
+# over all REPS transfers of that direction.
 # Needs root and a /dev/kvm (run it through tests/kvmhost/run -o).
 #
 #   tests/integration/net-bench.sh
@@ -32,8 +35,12 @@
 #            kernel:dm". A configuration that names ioeventfd or irqfd runs
 #            on virtio only (both act on virtio queues and MSI-X vectors only).
 #   MINIVMM (./minivmm), QEMU (qemu-system-x86_64; none skips it),
-#   PAYLOAD_KB (16384), TIMEOUT seconds per boot (900), MEM (256), WORK
-#   (build/net-bench), EXTRA_ARGS (more minivmm options).
+#   PAYLOAD_KB (16384), REPS (1), TIMEOUT seconds per boot (900), MEM
+#   (256), WORK (build/net-bench), EXTRA_ARGS (more minivmm options),
+#   TSV (a file for a machine-readable line per NIC, configuration and
+#   direction, tab-separated: net NIC CONFIG tx|rx - REPS - - - MB/s-median
+#   MB/s-min MB/s-max exits/MiB CPU-ms/MiB; the same columns as
+#   ide-linux-bench.sh's, read by tests/integration/bench-guest.sh).
 set -u
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -44,6 +51,8 @@ nics=${NICS:-ne2k virtio}
 configs=${CONFIGS:-"user:dm kernel:dm"}
 qemu=${QEMU:-qemu-system-x86_64}
 kb=${PAYLOAD_KB:-16384}
+reps=${REPS:-1}
+tsv=${TSV:-}
 timeout=${TIMEOUT:-900}
 mem=${MEM:-256}
 work=${WORK:-build/net-bench}
@@ -71,8 +80,13 @@ guest_need_linux
 	echo "net-bench: no $qemu; minivmm figures only"
 	qemu=none
 }
+case $reps in '' | *[!0-9]* | 0) echo "net-bench: REPS: a count, not '$reps'" >&2; exit 2 ;; esac
 mkdir -p "$work"
 work=$(realpath "$work")
+if [ -n "$tsv" ]; then
+	: >"$tsv" || exit 1
+	tsv=$(realpath "$tsv")
+fi
 trap guest_netns_del EXIT
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 
@@ -101,19 +115,27 @@ until nc $host_ip 5004 </dev/null >/dev/null 2>&1; do
 	[ \$i -ge 60 ] && { say "FAIL no peer"; reboot -f; }
 	sleep 1
 done
-t0=\$(up)
-timeout 900 nc $host_ip 5001 </payload >/dev/null
-rc=\$?
-t1=\$(up)
-nc $host_ip 5004 </dev/null >/dev/null 2>&1
-say "tx rc \$rc secs \$(echo \$t0 \$t1 | awk '{print \$2 - \$1}')"
-t0=\$(up)
-timeout 900 nc $host_ip 5002 </dev/null >/tmp/dl
-rc=\$?
-t1=\$(up)
-nc $host_ip 5004 </dev/null >/dev/null 2>&1
-say "rx rc \$rc secs \$(echo \$t0 \$t1 | awk '{print \$2 - \$1}')"
-if [ "\$(sha256sum /tmp/dl | cut -d' ' -f1)" = $sum ]; then say "rx sum ok"; else say "FAIL rx sum (\$(wc -c </tmp/dl) bytes)"; fi
+# Each repetition: upload, marker, download, marker (the peer samples
+# the VMM at each marker connection).
+r=1
+while [ \$r -le $reps ]; do
+	t0=\$(up)
+	timeout 900 nc $host_ip 5001 </payload >/dev/null
+	rc=\$?
+	t1=\$(up)
+	nc $host_ip 5004 </dev/null >/dev/null 2>&1
+	sleep 1 # the peer samples before the next transfer
+	say "tx \$r rc \$rc secs \$(echo \$t0 \$t1 | awk '{print \$2 - \$1}')"
+	t0=\$(up)
+	timeout 900 nc $host_ip 5002 </dev/null >/tmp/dl
+	rc=\$?
+	t1=\$(up)
+	nc $host_ip 5004 </dev/null >/dev/null 2>&1
+	sleep 1 # the peer samples before the next transfer or the reboot
+	say "rx \$r rc \$rc secs \$(echo \$t0 \$t1 | awk '{print \$2 - \$1}')"
+	if [ "\$(sha256sum /tmp/dl | cut -d' ' -f1)" = $sum ]; then say "rx \$r sum ok"; else say "FAIL rx \$r sum (\$(wc -c </tmp/dl) bytes)"; fi
+	r=\$((r + 1))
+done
 grep -E 'eth0|$drv' /proc/interrupts | sed 's/^ */NETBENCH irq /'
 say END
 reboot -f
@@ -140,26 +162,46 @@ guest_netns "mvmbench$$" "$tap" "$host_ip/24"
 
 # snap LOG: the VMM's CPU time (clock ticks) and KVM exit counters now.
 snap() {
-	local pid d cpu
+	local pid d cpu= st f x line
 	# The VMM's process: the one VM running now has a KVM debugfs
-	# directory named PID-FD.
-	d=$(ls -d /sys/kernel/debug/kvm/[0-9]*-* 2>/dev/null | head -n 1)
+	# directory named PID-FD. Shell builtins only, to sample soon after
+	# the marker.
+	for d in /sys/kernel/debug/kvm/[0-9]*-*; do break; done
 	pid=${d##*/}
 	pid=${pid%%-*}
-	cpu=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null)
-	echo "$cpu $(cat "$d/exits" "$d/io_exits" "$d/mmio_exits" \
-		"$d/irq_exits" "$d/halt_exits" 2>/dev/null | tr '\n' ' ')" >>"$1"
+	# utime + stime (fields 14 and 15; the VMM's name has no spaces)
+	read -ra st <"/proc/$pid/stat" 2>/dev/null && cpu=$((st[13] + st[14]))
+	line=$cpu
+	for f in exits io_exits mmio_exits irq_exits halt_exits; do
+		read -r x <"$d/$f" 2>/dev/null || break
+		line="$line $x"
+	done
+	echo "$line" >>"$1"
 }
 
-# peer LOG: serves one boot: the marker port (3 samples), the sink, the
-# source.
+# peer LOG: serves one boot: the marker port (1 + 2 REPS samples), the
+# sink (LOG.up.N for repetition N), the source, each REPS times.
 peer() {
-	local log=$1 i
-	nsx timeout "$timeout" "$bb" nc -l -p 5001 -e "$bb" sh -c \
-		"exec $bb cat >$log.up" </dev/null &
-	nsx timeout "$timeout" "$bb" nc -l -p 5002 -e "$bb" cat \
-		"$work/payload" </dev/null &
-	for i in 1 2 3; do
+	local log=$1 i p1 p2
+	(
+		for i in $(seq "$reps"); do
+			nsx timeout "$timeout" "$bb" nc -l -p 5001 -e "$bb" sh -c \
+				"exec $bb cat >$log.up.$i" </dev/null || break
+		done
+	) &
+	p1=$!
+	(
+		for i in $(seq "$reps"); do
+			nsx timeout "$timeout" "$bb" nc -l -p 5002 -e "$bb" cat \
+				"$work/payload" </dev/null || break
+		done
+	) &
+	p2=$!
+	# run kills this subshell when the boot ends: the loops go with it,
+	# so they start no listener for the next boot (run sweeps the
+	# namespace after).
+	trap "kill $p1 $p2 2>/dev/null; exit" TERM
+	for i in $(seq $((1 + 2 * reps))); do
 		nsx timeout "$timeout" "$bb" nc -l -p 5004 </dev/null >/dev/null ||
 			break
 		snap "$log.snap"
@@ -184,18 +226,22 @@ run() {
 	kill $ppid 2>/dev/null
 	ip netns pids "$GUEST_NS" | xargs -r kill 2>/dev/null
 	wait $ppid 2>/dev/null
+	ip netns pids "$GUEST_NS" | xargs -r kill 2>/dev/null
 	names+=("$name")
 	echo "$name: exit status $rc after $((SECONDS - t0)) s ($log.console)"
 	tr -d '\r' <"$log.console" | grep -a '^NETBENCH ' | sed 's/^/  /'
 	local ok=1
 	tr -d '\r' <"$log.console" | grep -aq '^NETBENCH END' || ok=
 	tr -d '\r' <"$log.console" | grep -aq '^NETBENCH FAIL' && ok=
-	[ "$(sha256sum <"$log.up" 2>/dev/null | cut -d' ' -f1)" = "$sum" ] || {
-		echo "  FAIL: the peer received $(stat -c %s "$log.up" 2>/dev/null || echo no) bytes, not the payload"
-		ok=
-	}
-	[ "$(wc -l <"$log.snap" 2>/dev/null)" = 3 ] || {
-		echo "  FAIL: $(wc -l <"$log.snap" 2>/dev/null || echo 0) samples, not 3"
+	local r
+	for r in $(seq "$reps"); do
+		[ "$(sha256sum <"$log.up.$r" 2>/dev/null | cut -d' ' -f1)" = "$sum" ] || {
+			echo "  FAIL: upload $r: the peer received $(stat -c %s "$log.up.$r" 2>/dev/null || echo no) bytes, not the payload"
+			ok=
+		}
+	done
+	[ "$(wc -l <"$log.snap" 2>/dev/null)" = $((1 + 2 * reps)) ] || {
+		echo "  FAIL: $(wc -l <"$log.snap" 2>/dev/null || echo 0) samples, not $((1 + 2 * reps))"
 		ok=
 	}
 	if [ -z "$ok" ]; then
@@ -205,32 +251,52 @@ run() {
 		return
 	fi
 	grep -E '^  net0' "$log.stderr"
-	local tx rx
-	tx=$(tr -d '\r' <"$log.console" | sed -n 's/^NETBENCH tx rc 0 secs //p')
-	rx=$(tr -d '\r' <"$log.console" | sed -n 's/^NETBENCH rx rc 0 secs //p')
 	local hz
 	hz=$(getconf CLK_TCK)
-	# Per direction: MB/s, exits per MiB, CPU ms per MiB, and the exits
-	# by kind (io, mmio, irq, hlt) per MiB.
-	local k
-	for k in 1 2; do
-		local dir secs
-		[ $k = 1 ] && dir=tx secs=$tx || dir=rx secs=$rx
-		read -r "RES[$name,$dir,mbs]" "RES[$name,$dir,exits]" \
-			"RES[$name,$dir,cpu]" "RES[$name,$dir,kinds]" < <(awk -v k=$k \
-			-v secs="$secs" -v kb="$kb" -v hz="$hz" '
+	# Per direction: MB/s (median of the repetitions, and min and max),
+	# exits per MiB, CPU ms per MiB, and the exits by kind (io, mmio, irq,
+	# hlt) per MiB, these over all repetitions. Samples: 1 at the start,
+	# then per repetition r 2r (after its upload) and 2r + 1 (after its
+	# download): the upload of r is 2r-1 -> 2r, its download 2r -> 2r+1.
+	local dir secs mn mx
+	for dir in tx rx; do
+		secs=$(tr -d '\r' <"$log.console" |
+			sed -n "s/^NETBENCH $dir [0-9]* rc 0 secs //p" | tr '\n' ' ')
+		read -r "RES[$name,$dir,mbs]" mn mx "RES[$name,$dir,exits]" \
+			"RES[$name,$dir,cpu]" "RES[$name,$dir,kinds]" < <(awk \
+			-v d=$dir -v secs="$secs" -v kb="$kb" -v hz="$hz" '
 			{ for (i = 1; i <= NF; i++) v[NR, i] = $i }
 			END {
-				mib = kb / 1024
-				printf "%.2f %.0f %.1f %.0f/%.0f/%.0f/%.0f\n",
-					(secs > 0 ? kb * 1024 / secs / 1e6 : 0),
-					(v[k + 1, 2] - v[k, 2]) / mib,
-					(v[k + 1, 1] - v[k, 1]) * 1000 / hz / mib,
-					(v[k + 1, 3] - v[k, 3]) / mib,
-					(v[k + 1, 4] - v[k, 4]) / mib,
-					(v[k + 1, 5] - v[k, 5]) / mib,
-					(v[k + 1, 6] - v[k, 6]) / mib
+				m = split(secs, t, " ")
+				for (i = 2; i <= m; i++)
+					for (j = i; j > 1 && t[j-1] > t[j]; j--) {
+						x = t[j]; t[j] = t[j-1]; t[j-1] = x }
+				med = (m % 2) ? t[(m + 1) / 2] : (t[m / 2] + t[m / 2 + 1]) / 2
+				# a sample without the counters (the VM already
+				# gone): "-" for what needs it
+				for (c = 1; c <= 6; c++) { s[c] = 0; ok[c] = 1 }
+				for (r = 1; r <= m; r++) {
+					a = d == "tx" ? 2 * r - 1 : 2 * r
+					for (c = 1; c <= 6; c++) {
+						if (v[a + 1, c] == "" || v[a, c] == "") ok[c] = 0
+						s[c] += v[a + 1, c] - v[a, c]
+					}
+				}
+				mib = m * kb / 1024
+				if (mib <= 0) mib = 1
+				ex = ok[2] ? sprintf("%.0f", s[2] / mib) : "-"
+				cpu = ok[1] ? sprintf("%.1f", s[1] * 1000 / hz / mib) : "-"
+				kinds = ok[3] && ok[4] && ok[5] && ok[6] ? sprintf("%.0f/%.0f/%.0f/%.0f",
+					s[3] / mib, s[4] / mib, s[5] / mib, s[6] / mib) : "-"
+				printf "%.2f %.2f %.2f %s %s %s\n",
+					(med > 0 ? kb * 1024 / med / 1e6 : 0),
+					(t[m] > 0 ? kb * 1024 / t[m] / 1e6 : 0),
+					(t[1] > 0 ? kb * 1024 / t[1] / 1e6 : 0),
+					ex, cpu, kinds
 			}' "$log.snap")
+		[ -n "$tsv" ] && printf 'net\t%s\t%s\t%s\t-\t%s\t-\t-\t-\t%s\t%s\t%s\t%s\t%s\n' \
+			"${name%% *}" "${name#* }" "$dir" "$reps" "${RES[$name,$dir,mbs]}" \
+			"$mn" "$mx" "${RES[$name,$dir,exits]}" "${RES[$name,$dir,cpu]}" >>"$tsv"
 	done
 }
 
@@ -271,7 +337,7 @@ for n in "${names[@]}"; do
 done
 fmt="%-6s %-${w}s %8s %6s %8s %6s %13s %13s %14s %14s\n"
 echo
-echo "TCP throughput to a peer on the TAP, ${kb} KiB each way (TX: guest->peer, RX: peer->guest); /QEMU: MB/s over QEMU-KVM's on the same NIC"
+echo "TCP throughput to a peer on the TAP, ${kb} KiB each way (TX: guest->peer, RX: peer->guest), median of $reps; /QEMU: MB/s over QEMU-KVM's on the same NIC"
 printf "$fmt" nic config "TX MB/s" /QEMU "RX MB/s" /QEMU "TX exits/MiB" \
 	"RX exits/MiB" "TX CPU ms/MiB" "RX CPU ms/MiB"
 for n in "${names[@]}"; do
