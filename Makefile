@@ -49,7 +49,8 @@ KVMRUN := $(SRCDIR)/tests/kvmhost/run
 	$(SRCDIR)/images/images.mk $(SRCDIR)/tests/linux/linux.mk \
 	$(SRCDIR)/tests/unit/asan.mk $(SRCDIR)/tests/integration/net.mk \
 	$(SRCDIR)/tests/integration/ipxe.mk \
-	$(SRCDIR)/tests/integration/ide-bench.mk)
+	$(SRCDIR)/tests/integration/ide-bench.mk \
+	$(SRCDIR)/tests/integration/bench-guest.mk)
 
 # The demo: the demo CD (SeaBIOS, ISOLINUX, Debian's kernel, a busybox
 # initramfs with Debian's drivers) to its shell, on this terminal. Without

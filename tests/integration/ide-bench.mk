@@ -14,6 +14,3 @@ bench-ide-linux: minivmm
 		$(SRCDIR)/tests/kvmhost/run -o -t 7200 -- \
 		$(SRCDIR)/tests/integration/ide-linux-bench.sh ./minivmm
 .PHONY: bench-ide-linux
-
-# make bench-guest (both disk and network parts, one table and plots).
--include $(SRCDIR)/tests/integration/bench-guest.mk
