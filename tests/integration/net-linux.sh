@@ -64,6 +64,10 @@ diag() {
 	say "diag: rx \$(cat /sys/class/net/eth0/statistics/rx_packets) tx \$(cat /sys/class/net/eth0/statistics/tx_packets) rx_errors \$(cat /sys/class/net/eth0/statistics/rx_errors)"
 	tail -n +2 /proc/net/arp | sed 's/^/NET: diag: arp /'
 	dmesg | grep -iE 'eth0|8390|$drv' | tail -n 8 | sed 's/^/NET: diag: /'
+	# virtio: the feature bits the driver accepted (bit 0 first).
+	for f in /sys/bus/virtio/devices/*/features; do
+		[ -r "\$f" ] && say "diag: virtio features \$(cat "\$f")"
+	done
 }
 sleep 3
 diag
