@@ -13,7 +13,9 @@
  * and whose effects the guest can only observe through a later exit are
  * zoned: the NE2000's remote-DMA data port (a frame sent by `rep outsw`
  * is one exit per word otherwise; KVM batches string reads but not
- * string writes) and the RTC's index port (as QEMU does).
+ * string writes), the IDE taskfile registers 0x1F1-0x1F6/0x171-0x176
+ * (not the command register or the data port) and the RTC's index port
+ * (as QEMU does). The zones are set up in vmm/machine.c.
  *
  * The ring layout is KVM's: struct kvm_coalesced_mmio_ring, `first`
  * written by user space, `last` by the kernel, entries in between.
@@ -26,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* KVM_(UN)REGISTER_COALESCED_MMIO: vm_coalesced_zone() in vmm/kvm.c;
+/* KVM_(UN)REGISTER_COALESCED_MMIO: coalesced_zone_ioctl() in vmm/kvm.c;
  * tests fake it. 0 or a negative errno. */
 struct coalesced_ops {
 	int (*zone)(void *opaque, uint64_t addr, unsigned len, bool pio,

@@ -199,7 +199,7 @@ static void coalesced_setup(struct vm *vm)
 {
 	struct coalesced_ops ops = {coalesced_zone_ioctl, vm};
 	coalesced_init(&vm->coalesced, NULL, 0, &ops);
-	vm->coalesced_why = "off";
+	vm->coalesced_why = "-machine coalesced-pio=off";
 	if (!vm->cfg.coalesced_pio)
 		return;
 	long page = sysconf(_SC_PAGESIZE);

@@ -66,7 +66,7 @@ void stats_print(struct vm *vm, FILE *f)
 			c->broken ? ", ring broken" : "");
 	else
 		fprintf(f, "  coalesced writes: off (%s)\n",
-			vm->coalesced_why ? vm->coalesced_why : "off");
+			vm->coalesced_why ? vm->coalesced_why : "not set up");
 	fprintf(f, "  %-4s %-14s %10s %10s %10s %12s\n", "bus", "device",
 		"base", "reads", "writes", "dev ns/acc");
 	dm_lock(&vm->dm);
