@@ -9,14 +9,16 @@
 # CPU each), or here where /dev/kvm works. Then one Markdown table (stdout
 # and OUT/guest.md), the same rows as TSV (OUT/guest.tsv) and gnuplot PNGs
 # (OUT/guest-*.png): grouped bars per block size and direction, a bar per
-# device path and VMM.
+# device path and VMM. The firmware part (tests/integration/fw-bench.sh:
+# SeaBIOS from reset to the boot sector and to the kernel's first line, on
+# both VMMs) runs after them, in one VM, and adds a table of its own.
 #
 #   tests/integration/bench-guest.sh [MINIVMM]    run both parts, report
 #   tests/integration/bench-guest.sh report       only the report, from
 #                                                 OUT/disk.tsv, OUT/net.tsv
 #
 # Environment:
-#   PARTS         "disk net" (either alone is fine)
+#   PARTS         "disk net fw" (any of them alone is fine)
 #   DISKS         "idepio ide virtio"
 #   DISK_CONFIGS  minivmm configurations on the disks (irqchip:ioreq[:OPT]),
 #                 "user:dm user:inline kernel:dm kernel:inline
@@ -45,7 +47,7 @@ if [ "${1:-}" = report ]; then
 	shift
 fi
 minivmm=${1:-${MINIVMM:-./minivmm}}
-parts=${PARTS:-disk net}
+parts=${PARTS:-disk net fw}
 disks=${DISKS:-idepio ide virtio}
 disk_configs=${DISK_CONFIGS:-"user:dm user:inline kernel:dm kernel:inline kernel:dm:ioeventfd=on kernel:inline:ioeventfd=on"}
 ops=${OPS:-write read mixed}
@@ -64,12 +66,13 @@ if [ $mode = run ]; then
 	# Work directories whose names tests/kvmhost/run leaves out of the
 	# VM's copy of this tree (build/ide-bench*, build/net-bench*).
 	dwork=build/ide-bench-guest nwork=build/net-bench-guest
+	fwork=build/fw-bench-guest
 	[ -x "$minivmm" ] || {
 		echo "bench-guest: no minivmm binary at $minivmm" >&2
 		exit 1
 	}
 	# The report covers this run's parts only.
-	rm -f "$out/disk.tsv" "$out/net.tsv" "$out/guest.tsv" "$out/guest.md" \
+	rm -f "$out/disk.tsv" "$out/net.tsv" "$out/fw.tsv" "$out/guest.tsv" "$out/guest.md" \
 		"$out"/guest-*.png
 	# What the report says about this run.
 	{
@@ -110,8 +113,9 @@ if [ $mode = run ]; then
 				${NET_ARGS:-} "$src/tests/kvmhost/run" -o -t "$limit" -- \
 				"$src/tests/integration/net-bench.sh"
 			;;
+		fw) ;; # after the others: below
 		*)
-			echo "bench-guest: PARTS: disk or net, not '$part'" >&2
+			echo "bench-guest: PARTS: disk, net or fw, not '$part'" >&2
 			exit 2
 			;;
 		esac
@@ -121,6 +125,22 @@ if [ $mode = run ]; then
 		rc=$?
 		echo "bench-guest: ${what[$i]} part: status $rc after $((SECONDS - t0)) s"
 	done
+	# Firmware boot time: short, so alone after the others (its boots
+	# are timed on the host clock too).
+	case " $parts " in
+	*" fw "*)
+		pids=() what=()
+		rm -f "$fwork/fw.tsv"
+		start fw env REPS="$reps" TSV="$fwork/fw.tsv" WORK="$fwork" \
+			${QEMU:+QEMU="$QEMU"} ${FW_ARGS:-} \
+			"$src/tests/kvmhost/run" -o -t "$limit" -- \
+			"$src/tests/integration/fw-bench.sh" "$minivmm"
+		for i in "${!pids[@]}"; do
+			wait "${pids[$i]}"
+			echo "bench-guest: ${what[$i]} part: status $? after $((SECONDS - t0)) s"
+		done
+		;;
+	esac
 	for part in $parts; do
 		if grep -q '^SKIP' "$out/$part.log"; then
 			echo "bench-guest: $part part skipped: $(grep -m1 '^SKIP' "$out/$part.log")"
@@ -131,6 +151,7 @@ if [ $mode = run ]; then
 	done
 	[ -s "$dwork/disk.tsv" ] && cp "$dwork/disk.tsv" "$out/disk.tsv"
 	[ -s "$nwork/net.tsv" ] && cp "$nwork/net.tsv" "$out/net.tsv"
+	[ -s "$fwork/fw.tsv" ] && cp "$fwork/fw.tsv" "$out/fw.tsv"
 	for part in $parts; do
 		[ -s "$out/$part.tsv" ] || {
 			echo "bench-guest: no figures from the $part part; its log: $out/$part.log"
@@ -204,6 +225,29 @@ md=$out/guest.md
 			path($1, $2), vmm($3), op, ($1 == "net" ? "-" : size($5)),
 			mbs, iops, $13, $14, $15, $6
 	}' "$tsv" | sort -n -k1,1 -k2,2 -k3,3 -k4,4 -k5,5 | cut -f2-
+	# The firmware part: a table of its own.
+	if [ -s "$out/fw.tsv" ]; then
+		echo
+		echo "SeaBIOS (Debian's bios.bin) on both VMMs, ms, median (min-max); reset to the boot sector from the guest's TSC (KVM starts it at 0 with the vCPU), the others on the host clock from the VMM's start (its own start-up included)."
+		echo
+		echo "| firmware time | minivmm | QEMU-KVM | minivmm / QEMU |"
+		echo "|---|---:|---:|---:|"
+		awk -F'\t' '
+		{ k[$2] = 1; v[$2, $3] = $5 == "-" ? "-" : $5 " (" $6 "-" $7 ")"; m[$2, $3] = $5 }
+		END {
+			n = split("tsc disk cd", order, " ")
+			split("reset to boot sector (guest TSC)|VMM start to boot sector|VMM start to kernel first line", lab, "|")
+			for (i = 1; i <= n; i++) {
+				w = order[i]
+				if (!(w in k)) continue
+				a = m[w, "minivmm"]; b = m[w, "qemu"]
+				r = (a > 0 && b > 0) ? sprintf("%.2f", a / b) : "-"
+				printf "| %s | %s | %s | %s |\n", lab[i],
+					((w, "minivmm") in v) ? v[w, "minivmm"] : "-",
+					((w, "qemu") in v) ? v[w, "qemu"] : "-", r
+			}
+		}' "$out/fw.tsv"
+	fi
 } >"$md"
 cat "$md"
 echo
