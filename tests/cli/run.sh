@@ -216,7 +216,13 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 else
 	echo "SKIP   net-tap-permission: needs root and setpriv"
 fi
-flock -x "$T/disk.img" sleep 30 &
+# The lock's holder is the sleep itself (no flock(1) parent left behind
+# holding a child when it is killed).
+(
+	exec 9>>"$T/disk.img"
+	flock -x 9
+	exec sleep 30
+) &
 LOCKER=$!
 sleep 0.2
 expect disk-locked "in use by another process" $B -hda "$T/disk.img"

@@ -137,6 +137,10 @@ while [ \$r -le $reps ]; do
 	r=\$((r + 1))
 done
 grep -E 'eth0|$drv' /proc/interrupts | sed 's/^ */NETBENCH irq /'
+# frames the NIC sent against the TCP segments: fewer frames than
+# segments means the guest handed the NIC TSO/GSO frames
+say "dev \$(grep eth0 /proc/net/dev | tr -s ' ')"
+say "tcp \$(awk '/^Tcp:/ { if (h) print; h = 1 }' /proc/net/snmp | tr -s ' ')"
 say END
 reboot -f
 EOF
