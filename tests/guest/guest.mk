@@ -12,7 +12,7 @@ GUEST_CFLAGS := -ffreestanding -nostdlib -fno-pic -fno-pie \
 
 # Real-mode programs and protected/long-mode programs.
 GUEST16 := hello serial timer rtc reset-cf9 reset-kbd halt
-GUEST32 := strio cpuid emul bench reset-triple ide bench-ide cdchange
+GUEST32 := strio cpuid emul bench reset-triple ide bench-ide cdchange killtest
 GUEST_BINS := $(patsubst %,$(GB)/%.bin,$(GUEST16) $(GUEST32))
 
 
@@ -53,7 +53,8 @@ $(patsubst %,$(GB)/%.bin,$(GUEST32)): $(GB)/%.bin: $(GUEST_SRC)/guest32.ld \
 $(GB)/timer.bin: $(GB)/timer-irq.o16
 $(GB)/emul.bin: $(GB)/emul-asm.o32 $(GB)/lm.o32 $(GB)/lm-asm.o32
 $(GB)/bench.bin: $(GB)/bench-asm.o32 $(GB)/lm.o32 $(GB)/lm-asm.o32
-$(GB)/ide.bin $(GB)/bench-ide.bin $(GB)/cdchange.bin: $(GB)/ide-drv.o32
+$(GB)/ide.bin $(GB)/bench-ide.bin $(GB)/cdchange.bin $(GB)/killtest.bin: \
+	$(GB)/ide-drv.o32
 
 # Host helper: TSC frequency for the benchmark table.
 $(GB)/tschz: $(GUEST_SRC)/tschz.c
@@ -65,10 +66,22 @@ $(GB)/ide-img: $(GUEST_SRC)/ide-img.c $(GUEST_SRC)/ide-pat.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
 
+# Host helper: the kill test's image check.
+$(GB)/killtest-check: $(GUEST_SRC)/killtest-check.c $(GUEST_SRC)/killtest-pat.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
+
 guest-images: $(GUEST_BINS)
 
 check-guest: minivmm $(GUEST_BINS) $(GB)/ide-img
 	$(KVMRUN) -t 1200 -- $(GUEST_SRC)/run-tests.sh ./minivmm $(GB)
+
+# Data that survives a SIGKILL, for each cache= mode, from the small
+# driver and the stock Linux guest; the image lock across processes; a
+# read-only image never written (tests/integration/kill-test.sh).
+check-kill: minivmm $(GB)/killtest.bin $(GB)/killtest-check
+	$(KVMRUN) -o -t 1500 -- $(SRCDIR)/tests/integration/kill-test.sh \
+		./minivmm $(GB)
 
 # The monitor changing the CD under a running guest (unix socket).
 check-monitor: minivmm $(GB)/cdchange.bin

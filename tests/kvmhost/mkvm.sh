@@ -83,9 +83,11 @@ cp "$here/init" "$root/init"
 chmod 755 "$root/init"
 # KVM for both vendors (the VM's CPU is AMD under TCG's -cpu max, a real
 # host may be Intel), virtio-9p for the shares, overlayfs, and what the
-# network tests need inside (tun, veth, bridge).
+# network tests need inside (tun, veth, bridge), and a file system with
+# O_DIRECT for cache=none images (loop, ext4 and its crc32c: the VM's
+# tmpfs has no O_DIRECT before Linux 6.6).
 "$src/images/kmods.sh" "$work/pkg" "$root" kvm-amd kvm-intel virtio_pci \
-	9pnet_virtio 9p overlay tun veth bridge
+	9pnet_virtio 9p overlay tun veth bridge loop crc32c_generic ext4
 (cd "$root" && find . | sort | cpio -o -H newc -R 0:0 --quiet) |
 	gzip -1 >"$out/initramfs.gz.tmp"
 cp "$(ls "$work"/pkg/boot/vmlinuz-* | head -n 1)" "$out/vmlinuz"
