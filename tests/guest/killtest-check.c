@@ -46,6 +46,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	printf("killtest-check: blocks 0-%ld all on the image\n", last);
+	if (last < 0)
+		printf("killtest-check: no block acknowledged\n");
+	else
+		printf("killtest-check: blocks 0-%ld all on the image\n",
+		       last);
 	return 0;
 }
