@@ -49,7 +49,6 @@ int main(int argc, char **argv)
 	if (last < 0)
 		printf("killtest-check: no block acknowledged\n");
 	else
-		printf("killtest-check: blocks 0-%ld all on the image\n",
-		       last);
+		printf("killtest-check: blocks 0-%ld all on the image\n", last);
 	return 0;
 }

@@ -39,7 +39,8 @@ int main(void)
 		ide_prd(c, 0, (uint32_t)BUF, KT_BLOCK, 1);
 		int r = ide_dma(c, 0, 0xCA, (uint64_t)n * 8, 8, 0, 0);
 		if (r < 0 || !status_ok(r & 0xFF) ||
-		    ((r >> 8) & (BMS_ACTIVE | BMS_ERROR | BMS_INTR)) != BMS_INTR) {
+		    ((r >> 8) & (BMS_ACTIVE | BMS_ERROR | BMS_INTR)) !=
+			BMS_INTR) {
 			fail("killtest", "WRITE DMA of block %u: %x", n, r);
 			guest_done();
 		}
