@@ -136,6 +136,20 @@ uint32_t fz_u32(struct fz *f)
 	return fz_uint(f, 4);
 }
 
+size_t fz_frame(struct fz *f, uint8_t *buf, size_t max)
+{
+	size_t len = fz_u16(f), n = fz_u8(f);
+	if (len > max)
+		len = max;
+	if (n > len) {
+		f->pos += n - len < f->len - f->pos ? n - len : f->len - f->pos;
+		n = len;
+	}
+	fz_bytes(f, buf, n);
+	memset(buf + n, 0, len - n);
+	return len;
+}
+
 /* ---- bus helpers ---- */
 
 static uint64_t rw(struct bus *b, uint64_t addr, unsigned size, bool write,

@@ -144,6 +144,11 @@ uint64_t fz_uint(struct fz *f, unsigned size);
 size_t fz_bytes(struct fz *f, void *buf, size_t n);
 bool fz_done(const struct fz *f);
 
+/* A frame from the network for a BACKEND action, operands len:u16 n:u8
+ * bytes[n]: len bytes (at most max), the first n of them from the input,
+ * the rest zeros. Returns len. */
+size_t fz_frame(struct fz *f, uint8_t *buf, size_t max);
+
 /* A signal (reset request, A20, INTR) that only counts. */
 struct signal fz_signal(struct fz *f);
 

@@ -15,6 +15,7 @@
  * AUX a & 3: 0 medium change (u8: bit 0 insert/remove, bit 1 force),
  * 1 piix_ide_reset, 2 PCI RST# then piix_ide_reset, 3 nothing.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,6 +99,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fz_run(&f, &ops, &s);
 
+	if (getenv("FZ_DEBUG"))
+		fprintf(stderr,
+			"ide: submitted %llu completed %llu st0 %#x st1 %#x "
+			"bm %#x %#x\n",
+			(unsigned long long)s.ide->submitted,
+			(unsigned long long)s.ide->completed,
+			s.ide->ch[0].drive[s.ide->ch[0].cur].r.status,
+			s.ide->ch[1].drive[s.ide->ch[1].cur].r.status,
+			s.piix.bm[0].status, s.piix.bm[1].status);
 	ide_free(s.ide);
 	if (s.atapi)
 		atapi_free(s.atapi);

@@ -6,13 +6,14 @@
  * Config byte: bit 0 the PCI face (RTL8029, slot 3, BAR 0 at 0xC100 with
  * I/O decode on, INTA# routed to IRQ 11) instead of ISA at 0x300 IRQ 9;
  * bit 1 no backend (an unplugged cable).
- * BACKEND: one frame of u16 % 1600 bytes from the input (zero-padded),
+ * BACKEND: one frame (fz_frame, up to 1600 bytes),
  * its destination replaced by the station address (a & 3 == 1), the
  * broadcast address (2), or kept (0, 3); with a & 4 offered only when
  * can_receive says yes, as the TAP backend does, otherwise always (the
  * NIC must then count an overflow).
  * AUX: ne2000_reset (power-on reset).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,8 +30,7 @@ static void backend(struct fz *f, unsigned a)
 {
 	static uint8_t frame[1600];
 	struct ne2000 *nic = f->dev;
-	size_t len = fz_u16(f) % sizeof(frame);
-	fz_bytes(f, frame, len);
+	size_t len = fz_frame(f, frame, sizeof(frame));
 	if ((a & 3) == 1)
 		memcpy(frame, mac, NET_ETH_ALEN);
 	else if ((a & 3) == 2)
@@ -70,6 +70,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fz_run(&f, &ops, nic);
 
+	if (getenv("FZ_DEBUG")) {
+		const struct ne2000_stats *st = ne2000_stats(nic);
+		fprintf(stderr,
+			"ne2000: tx %llu (errors %llu) rx %llu filtered %llu "
+			"dropped %llu overflows %llu\n",
+			(unsigned long long)st->tx_frames,
+			(unsigned long long)st->tx_errors,
+			(unsigned long long)st->rx_frames,
+			(unsigned long long)st->rx_filtered,
+			(unsigned long long)st->rx_dropped,
+			(unsigned long long)st->rx_overflows);
+	}
 	if (f.pb)
 		pci_bus_free(f.pb); /* unmaps BAR 0 before the NIC goes */
 	f.pb = NULL;

@@ -9,6 +9,7 @@
  * disk, bit 3 no disk at all.
  * BACKEND: fz_blk_action(a) on the disk. AUX: fz_virtio_aux.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "hw/virtio_blk.h"
@@ -49,6 +50,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fz_run(&f, &ops, &s);
 
+	if (getenv("FZ_DEBUG")) {
+		const struct virtio_blk_stats *st = virtio_blk_stats(s.vb);
+		fprintf(stderr,
+			"virtio-blk: status %#x reads %llu writes %llu flushes "
+			"%llu get_ids %llu ioerrs %llu unsupported %llu msis "
+			"%llu\n",
+			(unsigned)virtio_blk_dev(s.vb)->status,
+			(unsigned long long)st->reads,
+			(unsigned long long)st->writes,
+			(unsigned long long)st->flushes,
+			(unsigned long long)st->get_ids,
+			(unsigned long long)st->ioerrs,
+			(unsigned long long)st->unsupported,
+			(unsigned long long)f.msis);
+	}
 	virtio_blk_free(s.vb);
 	fz_blk_fini(&s.disk);
 	fz_fini(&f);

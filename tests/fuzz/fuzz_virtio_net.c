@@ -8,12 +8,14 @@
  * Config byte: bits 0-1 MSI-X wiring (fuzz_virtio.h), bit 2 backend in
  * vnet header mode, bit 3 it offers every offload (with bit 2), bit 4
  * link down, bit 5 the backend refuses set_offload, bit 6 no backend.
- * BACKEND: one frame of u16 bytes from the input (zero-padded, up to
+ * BACKEND: one frame (fz_frame), 61440 bytes longer with a & 8 (up to
  * 64 KiB + header, oversized ones included); with a & 4 offered only when
  * can_receive says yes (as the TAP backend does), else always.
  * AUX a & 7: 0-3 fz_virtio_aux, 4-7 link up/down (a & 1).
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hw/virtio_net.h"
 #include "tests/fuzz/fuzz_virtio.h"
@@ -22,12 +24,14 @@ static void backend(struct fz *f, unsigned a)
 {
 	static uint8_t frame[NET_VNET_HDR_LEN + NET_MAX_GSO_FRAME + 16];
 	struct virtio_net *vn = f->dev;
-	size_t len = fz_u16(f);
-	if (a & 8)
-		len += 65536 - 4096; /* reach the GSO limit */
-	if (len > sizeof(frame))
-		len = sizeof(frame);
-	fz_bytes(f, frame, len);
+	size_t len = fz_frame(f, frame, sizeof(frame));
+	if (a & 8) { /* reach the GSO limit: up to 64 KiB + 16 more zeros */
+		size_t more = sizeof(frame) - len < 65536 - 4096
+				  ? sizeof(frame) - len
+				  : 65536 - 4096;
+		memset(frame + len, 0, more);
+		len += more;
+	}
 	if ((a & 4) && !virtio_net_can_receive(vn))
 		return;
 	f->sink += virtio_net_receive(vn, frame, len);
@@ -67,6 +71,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fz_run(&f, &ops, vn);
 
+	if (getenv("FZ_DEBUG")) {
+		const struct virtio_net_stats *st = virtio_net_stats(vn);
+		fprintf(stderr,
+			"virtio-net: status %#x tx %llu (dropped %llu) rx %llu "
+			"(dropped %llu) backend sent %llu msis %llu\n",
+			(unsigned)virtio_net_dev(vn)->status,
+			(unsigned long long)st->tx_frames,
+			(unsigned long long)st->tx_dropped,
+			(unsigned long long)st->rx_frames,
+			(unsigned long long)st->rx_dropped,
+			(unsigned long long)net.sent,
+			(unsigned long long)f.msis);
+	}
 	virtio_net_free(vn);
 	fz_fini(&f);
 	return 0;
