@@ -8,7 +8,7 @@
 #   make fuzz-<name>  one harness (legacy fw_cfg pci ide ne2000 virtio_blk
 #                     virtio_net)
 #   make check-fuzz   a smoke run: the seed corpus plus FUZZ_SMOKE_RUNS
-#                     mutations or FUZZ_SMOKE_SECONDS (10), whichever ends
+#                     mutations or FUZZ_SMOKE_SECONDS (5), whichever ends
 #                     first, per harness (part of make check)
 #
 # Any crash, sanitizer report, leak, timeout (FUZZ_TIMEOUT, 10 s per
@@ -19,7 +19,7 @@ FUZZ_CC ?= clang
 FUZZ_B := $(B)/fuzz
 FUZZ_SECONDS ?= 120
 FUZZ_SMOKE_RUNS ?= 10000
-FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SMOKE_SECONDS ?= 5
 FUZZ_RSS_MB ?= 2048
 # Per input, in wall-clock seconds: a niced fuzzer on a host loaded far
 # beyond its CPUs can take seconds for an input that needs 0.1 s of CPU;
