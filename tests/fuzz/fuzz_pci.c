@@ -21,8 +21,8 @@
 
 struct tdev {
 	struct pci_func *fn[2];
-	uint8_t regs[7][4096];
-	uint32_t len[7];
+	uint8_t regs[8][4096]; /* fn 0 BARs 0-5 and ROM, fn 3 BAR 0 */
+	uint32_t len[8];
 	int moves;
 };
 
@@ -117,7 +117,7 @@ static const struct fz_ops ops = {.aux = aux};
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct tdev d;
-	struct tbar tb[7];
+	struct tbar tb[8];
 	struct fz f;
 	fz_init(&f, data, size, true);
 	memset(&d, 0, sizeof(d));
@@ -131,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const uint32_t fl[6] = {PCI_BAR_IO,	 PCI_BAR_MEM32,
 				       PCI_BAR_PREFETCH, PCI_BAR_IO,
 				       PCI_BAR_IO,	 PCI_BAR_MEM32};
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < 8; i++)
 		tb[i] = (struct tbar){&d, i};
 	for (int i = 0; i < 6; i++) {
 		d.len[i] = sz[i];
@@ -139,8 +139,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	d.len[PCI_ROM_SLOT] = 2048;
+	d.len[7] = 16;
 	if (pci_set_rom(d.fn[0], 2048, &bar_ops, &tb[PCI_ROM_SLOT]) ||
-	    pci_set_bar(d.fn[1], 0, 16, PCI_BAR_IO, &bar_ops, &tb[3]) < 0 ||
+	    pci_set_bar(d.fn[1], 0, 16, PCI_BAR_IO, &bar_ops, &tb[7]) < 0 ||
 	    pci_add_cap(d.fn[0], 0x09, 0x40, 8) < 0 ||
 	    pci_add_cap(d.fn[0], 0x05, 0x50, 16) < 0)
 		abort();
