@@ -1,12 +1,24 @@
 /* The fake PC, the backends and the action interpreter shared by the
  * libFuzzer harnesses; the input encoding is in fuzz_common.h. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ioreq/bytes.h"
 #include "tests/fuzz/fuzz_common.h"
+
+void fz_fail(const char *what, ...)
+{
+	va_list ap;
+	va_start(ap, what);
+	fprintf(stderr, "fuzz: invariant broken: ");
+	vfprintf(stderr, what, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	abort();
+}
 
 static void fz_pic(void *opaque, int line, int level)
 {
@@ -293,8 +305,11 @@ void fz_run(struct fz *f, const struct fz_ops *ops, void *dev)
 {
 	f->ops = ops;
 	f->dev = dev;
-	for (int i = 0; i < FZ_MAX_ACTIONS && !fz_done(f); i++)
+	for (int i = 0; i < FZ_MAX_ACTIONS && !fz_done(f); i++) {
 		action(f, fz_u8(f));
+		if (ops->check)
+			ops->check(f);
+	}
 }
 
 /* ---- block backend ---- */

@@ -97,11 +97,17 @@ enum fz_kind {
 
 struct fz;
 
-/* What a harness adds to the common actions. Either may be NULL. */
+/* What a harness adds to the common actions. Any may be NULL. */
 struct fz_ops {
 	void (*backend)(struct fz *f, unsigned a);
 	void (*aux)(struct fz *f, unsigned a);
+	/* After every action: abort() when a device invariant is broken
+	 * (a logic bug the sanitizers cannot see). */
+	void (*check)(struct fz *f);
 };
+
+/* Reports a broken invariant and aborts (a crash for libFuzzer). */
+void fz_fail(const char *what, ...) __attribute__((format(printf, 1, 2)));
 
 struct fz {
 	/* The input. */

@@ -65,7 +65,35 @@ static void aux(struct fz *f, unsigned a)
 	}
 }
 
-static const struct fz_ops ops = {.backend = backend, .aux = aux};
+/* The PIO window inside the buffer, a selected unit that exists, the
+ * IRQ line following INTRQ = pending && !nIEN (ide.h). */
+static void check(struct fz *f)
+{
+	struct idefz *s = f->dev;
+	for (int i = 0; i < 2; i++) {
+		struct ide_channel *ch = &s->ide->ch[i];
+		if (ch->cur != 0 && ch->cur != 1)
+			fz_fail("ch%d cur %d", i, ch->cur);
+		if (ch->act && ch->act != &ch->drive[0] &&
+		    ch->act != &ch->drive[1])
+			fz_fail("ch%d act not a drive", i);
+		if (ch->xfer == XFER_PIO_IN || ch->xfer == XFER_PIO_OUT) {
+			if (ch->pos > ch->end || ch->end > IDE_BUF_SIZE)
+				fz_fail("ch%d PIO window [%u, %u)", i, ch->pos,
+					ch->end);
+			if (!ch->act)
+				fz_fail("ch%d PIO without a drive", i);
+		}
+		bool want = ch->pending && !(ch->devctl & IDE_DC_NIEN);
+		if (ch->line != want || f->pic[ch->irq] != ch->line)
+			fz_fail("ch%d INTRQ: line %d pending %d nIEN %d pic %d",
+				i, ch->line, ch->pending,
+				!!(ch->devctl & IDE_DC_NIEN), f->pic[ch->irq]);
+	}
+}
+
+static const struct fz_ops ops = {
+    .backend = backend, .aux = aux, .check = check};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

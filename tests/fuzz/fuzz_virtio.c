@@ -40,6 +40,18 @@ void fz_virtio_setup(struct fz *f)
 	fz_cfg_write(f, PIIX3_FN0, PIIX3_PIRQRC + 3, 1, 10);
 }
 
+void fz_virtio_check(struct fz *f, struct virtio_dev *vd)
+{
+	(void)f;
+	for (unsigned q = 0; q < vd->nqueues; q++) {
+		const struct virtq *vq = &vd->vq[q];
+		uint16_t inflight = vq->last_avail - vq->used_idx;
+		if (vq->enabled && inflight > vq->size)
+			fz_fail("queue %u: %u in flight, size %u", q, inflight,
+				vq->size);
+	}
+}
+
 void fz_virtio_aux(struct fz *f, struct virtio_dev *vd, unsigned a)
 {
 	switch (a & 3) {

@@ -27,4 +27,8 @@ void fz_virtio_setup(struct fz *f);
  */
 void fz_virtio_aux(struct fz *f, struct virtio_dev *vd, unsigned a);
 
+/* Each enabled queue has at most its size in flight (popped, not yet
+ * returned). */
+void fz_virtio_check(struct fz *f, struct virtio_dev *vd);
+
 #endif

@@ -32,7 +32,14 @@ static void aux(struct fz *f, unsigned a)
 	fz_virtio_aux(f, virtio_blk_dev(s->vb), a);
 }
 
-static const struct fz_ops ops = {.backend = backend, .aux = aux};
+static void check(struct fz *f)
+{
+	struct vbfz *s = f->dev;
+	fz_virtio_check(f, virtio_blk_dev(s->vb));
+}
+
+static const struct fz_ops ops = {
+    .backend = backend, .aux = aux, .check = check};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

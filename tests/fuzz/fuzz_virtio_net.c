@@ -46,7 +46,13 @@ static void aux(struct fz *f, unsigned a)
 		fz_virtio_aux(f, virtio_net_dev(vn), a);
 }
 
-static const struct fz_ops ops = {.backend = backend, .aux = aux};
+static void check(struct fz *f)
+{
+	fz_virtio_check(f, virtio_net_dev(f->dev));
+}
+
+static const struct fz_ops ops = {
+    .backend = backend, .aux = aux, .check = check};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
