@@ -75,6 +75,7 @@ void fz_init(struct fz *f, const uint8_t *data, size_t size, bool pci)
 	f->in = data;
 	f->len = size;
 	f->config = fz_u8(f);
+	f->clock_left = FZ_CLOCK_BUDGET;
 	bus_init(&f->io, "port");
 	bus_init(&f->mmio, "mmio");
 	/* Static, cleared for each input: a fresh mapping per input would
@@ -275,10 +276,14 @@ static void action(struct fz *f, uint8_t op)
 	case FZ_OUTS:
 		string_io(f, psize, (op & 0x0f) == FZ_OUTS);
 		break;
-	case FZ_CLOCK:
-		clock_advance(f->clk, ((int64_t)fz_u16(f) + 1)
-					  << (3 * (a & 7)));
+	case FZ_CLOCK: {
+		int64_t ns = ((int64_t)fz_u16(f) + 1) << (3 * (a & 7));
+		if (ns > f->clock_left)
+			ns = f->clock_left;
+		f->clock_left -= ns;
+		clock_advance(f->clk, ns);
 		break;
+	}
 	case FZ_BACKEND:
 		if (f->ops->backend)
 			f->ops->backend(f, a);

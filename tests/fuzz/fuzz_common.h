@@ -35,7 +35,8 @@
  *                                             PIO page)
  *  10 CLOCK     ns:u16                        advance the clock by
  *                                             (ns + 1) << (3 * (a & 7))
- *                                             (up to ~137 s), firing timers
+ *                                             (up to ~137 s), firing timers;
+ *                                             at most FZ_CLOCK_BUDGET in all
  *  11 BACKEND   -                             harness hook, a says what:
  *                                             complete block requests,
  *                                             deliver a frame ...
@@ -77,6 +78,14 @@
 #define FZ_RAM_TOP     (FZ_ROM_BASE + FZ_ROM_SIZE)
 #define FZ_MAX_ACTIONS 4096
 #define FZ_STR_MAX     4096 /* bytes of one string I/O */
+/*
+ * Virtual time one input may advance the clock by. The manual clock fires
+ * every deadline on time, so a guest's 8254 at its fastest rate (an edge
+ * every 10 us) costs a timer callback per 10 us: 10 s is a million of them,
+ * a fraction of a second. Unbounded, one input of 137 s steps ran for
+ * minutes: a slow input, not a device bug (the host clock coalesces).
+ */
+#define FZ_CLOCK_BUDGET 10000000000ll
 
 enum fz_kind {
 	FZ_IN,
@@ -125,7 +134,8 @@ struct fz {
 	struct i440fx nb;
 	struct piix3 sb;
 	struct resetctl *rc;
-	int resets; /* reset requests seen */
+	int resets;	    /* reset requests seen */
+	int64_t clock_left; /* of FZ_CLOCK_BUDGET */
 	uint64_t msis;
 	/* Folded values read back, so reads are not optimised away. */
 	uint64_t sink;
