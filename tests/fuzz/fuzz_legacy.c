@@ -2,7 +2,8 @@
  * libFuzzer harness for the legacy PC platform devices: 8259 pair (with
  * ELCR), 8254 + port 0x61, MC146818 RTC/CMOS, 16550A UART at COM1, i8042
  * keyboard controller, port 0x92, the debug console (0xE9 and 0x402), POST
- * code port 0x80 and the 0xCF9 reset register. All ISA interrupts go
+ * code port 0x80, the 0xCF9 reset register and the benchmark testdev
+ * (port 0x3000, MMIO 0xFEBFF000). All ISA interrupts go
  * through the real 8259 model, whose INTR output is consumed by the AUX
  * INTA cycle. Encoding: tests/fuzz/fuzz_common.h.
  *
@@ -23,6 +24,7 @@
 #include "hw/port92.h"
 #include "hw/postcode.h"
 #include "hw/resetctl.h"
+#include "hw/testdev.h"
 #include "hw/uart16550.h"
 #include "tests/fuzz/fuzz_common.h"
 
@@ -129,7 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    i8042_attach(l.kbd, &f.io) || port92_attach(l.p92, &f.io) ||
 	    debugcon_attach(l.dbg, &f.io, DEBUGCON_PORT) ||
 	    debugcon_attach(l.dbg, &f.io, DEBUGCON_SEABIOS_PORT) ||
-	    postcode_attach(l.post, &f.io) || resetctl_attach(l.rc, &f.io))
+	    postcode_attach(l.post, &f.io) || resetctl_attach(l.rc, &f.io) ||
+	    testdev_attach(&f.io, &f.mmio))
 		abort();
 	mc146818_set_memory(l.rtc, FZ_RAM_SIZE, 0);
 
