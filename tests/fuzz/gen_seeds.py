@@ -270,6 +270,36 @@ def ide():
     s += ins(0x170, 4, 2) + packet(b"\x5a\0\x2a\0\0\0\0\0\x1c") + ins(0x170, 14, 2)
     write("ide", "atapi", 2, s)
 
+    # The MMC commands a Linux sr / SeaBIOS / ISOLINUX driver sends.
+    s = b""
+    for cdb in (b"\x46\x02\0\0\0\0\0\x01\0",          # GET CONFIGURATION
+                b"\x46\x00\0\x1e\0\0\0\0\x40",
+                b"\x51\0\0\0\0\0\0\0\x22",            # READ DISC INFORMATION
+                b"\x52\x01\0\0\0\x01\0\0\x24",        # READ TRACK INFORMATION
+                b"\x52\x01\0\0\0\xaa\0\0\x24",
+                b"\x5a\0\x01\0\0\0\0\0\x20",          # MODE SENSE pages
+                b"\x5a\0\x0d\0\0\0\0\0\x20",
+                b"\x5a\0\x3f\0\0\0\0\x01\0",
+                b"\x55\x10\0\0\0\0\0\0\x10",          # MODE SELECT
+                b"\x42\x02\x40\x01\0\0\0\0\x18",      # READ SUB-CHANNEL
+                b"\x42\x00\x40\x01\0\0\0\0\x18",
+                b"\x12\x01\x00\0\xff",                  # INQUIRY VPD
+                b"\x12\x01\x80\0\xff", b"\x12\x01\x83\0\xff",
+                b"\xbd\0\0\0\0\0\0\0\0\x08",         # MECHANISM STATUS
+                b"\x2b\0\0\0\0\x10",                   # SEEK
+                b"\xbb\0\xff\xff\xff\xff",             # SET CD SPEED
+                b"\x43\x02\0\0\0\0\0\x03\x24",        # READ TOC, MSF
+                b"\x43\0\x01\0\0\0\0\x03\x24\x40",
+                b"\x43\0\x02\0\0\0\0\x03\x24\x80",
+                b"\xa8\0\0\0\0\x02\0\0\0\x01",       # READ(12)
+                b"\xbe\0\0\0\0\x03\0\0\x01\x10",     # READ CD
+                b"\xbe\0\0\0\0\x03\0\0\x01\xf8",
+                b"\x4a\x01\0\0\x10\0\0\0\x08",        # GET EVENT STATUS
+                b"\x03\0\0\0\x12"):                   # REQUEST SENSE
+        s += packet(cdb, bcl=0x800) + inp(0x172) + inp(0x174) + inp(0x175)
+        s += backend(4) + ins(0x170, 64, 4) + inp(0x177)
+    write("ide", "atapi_mmc", 2, s)
+
 
 # ---- ne2000 ----
 MAC = bytes([0x52, 0x54, 0x00, 0x12, 0x34, 0x56])
