@@ -355,14 +355,21 @@ static int fzb_run(struct fz_blk *k, struct blk_req *r)
 	for (int i = 0; i < r->niov; i++) {
 		uint8_t *p = r->iov[i].iov_base;
 		size_t n = r->iov[i].iov_len;
-		for (size_t j = 0; j < n; j++, off++) {
-			if (r->op == BLK_READ)
-				p[j] = off < k->cap ? k->data[off] : 0;
-			else if (off < k->cap)
-				k->data[off] = p[j];
-			else
-				k->sink += p[j];
+		/* The part of this piece that is stored (memcpy: a byte
+		 * loop under coverage instrumentation made a 32 MiB
+		 * transfer take a second). Written bytes past it are lost,
+		 * read ones are zeros. */
+		size_t in = 0;
+		if (off < k->cap)
+			in = k->cap - off < n ? k->cap - off : n;
+		if (r->op == BLK_READ) {
+			if (in)
+				memcpy(p, k->data + off, in);
+			memset(p + in, 0, n - in);
+		} else if (in) {
+			memcpy(k->data + off, p, in);
 		}
+		off += n;
 	}
 	return 0;
 }

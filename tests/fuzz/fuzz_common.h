@@ -188,7 +188,6 @@ struct fz_blk {
 	uint64_t cap; /* bytes backed by data; the rest reads as zeros */
 	struct blk_req *head, *tail;
 	int fail_submit; /* errno for the next submit (0: accept) */
-	uint64_t sink;
 };
 
 /* An image of size bytes, the first cap of them stored in store (cleared
