@@ -50,7 +50,8 @@ KVMRUN := $(SRCDIR)/tests/kvmhost/run
 	$(SRCDIR)/tests/unit/asan.mk $(SRCDIR)/tests/integration/net.mk \
 	$(SRCDIR)/tests/integration/ipxe.mk \
 	$(SRCDIR)/tests/integration/ide-bench.mk \
-	$(SRCDIR)/tests/integration/bench-guest.mk)
+	$(SRCDIR)/tests/integration/bench-guest.mk \
+	$(SRCDIR)/tests/fuzz/fuzz.mk)
 
 # The demo: the demo CD (SeaBIOS, ISOLINUX, Debian's kernel, a busybox
 # initramfs with Debian's drivers) to its shell, on this terminal. Without
@@ -82,7 +83,7 @@ FORMAT_SRCS = $(shell cd $(SRCDIR) && git ls-files '*.c' '*.h' 2>/dev/null)
 CHECK_JOBS ?= 2
 CHECK_GUESTS = check-net check-ipxe check-linux check-seabios check-guest \
 	check-kill check-monitor
-check: check-unit check-cli check-format
+check: check-unit check-cli check-format check-fuzz
 	@$(MAKE) --no-print-directory linux-image >/dev/null
 	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) -Otarget $(CHECK_GUESTS)
 check-unit: $(B)/unit-tests
