@@ -11,9 +11,11 @@ endif
 
 CC ?= gcc
 B := build
+# A config.mk from before libpng was needed.
+PNG_LIBS ?= -lpng
 CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread \
-	-I$(SRCDIR) $(LIBEVENT_CFLAGS) $(SDL_CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS := $(LIBEVENT_LIBS) -levent_pthreads $(SDL_LIBS) -lpthread -lm
+	-I$(SRCDIR) $(LIBEVENT_CFLAGS) $(SDL_CFLAGS) $(PNG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS := $(LIBEVENT_LIBS) -levent_pthreads $(SDL_LIBS) $(PNG_LIBS) -lpthread -lm
 
 LIB_SRCS := $(sort $(wildcard $(SRCDIR)/ioreq/*.c $(SRCDIR)/hw/*.c $(SRCDIR)/vmm/*.c \
 	$(SRCDIR)/vmm/*/*.c))

@@ -794,6 +794,11 @@ uint8_t *vga_vram(struct vga *s)
 	return s->vram;
 }
 
+struct pci_func *vga_pci(struct vga *s)
+{
+	return s->pci;
+}
+
 int vga_attach_isa(struct vga *s, struct bus *io, struct bus *mmio)
 {
 	if (bus_register(io, VGA_PORT_BASE, 0x20, &vga_io_ops, s, "vga") ||

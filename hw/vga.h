@@ -104,6 +104,8 @@ struct pci_func *vga_attach_pci(struct vga *s, struct pci_bus *pb, int slot,
 				const uint8_t *rom, size_t romlen);
 
 uint8_t *vga_vram(struct vga *s);
+/* The PCI function of vga_attach_pci, or NULL. */
+struct pci_func *vga_pci(struct vga *s);
 /* VRAM [off, off+len) changed behind the device's back (a KVM slot). */
 void vga_mark_dirty(struct vga *s, uint64_t off, uint64_t len);
 /* The same from a KVM dirty log: bit i of bits (64-bit words) is VRAM
