@@ -83,7 +83,7 @@ FORMAT_SRCS = $(shell cd $(SRCDIR) && git ls-files '*.c' '*.h' 2>/dev/null)
 # piece when it ends (-Otarget). CHECK_JOBS=1 runs them one by one.
 CHECK_JOBS ?= 2
 CHECK_GUESTS = check-net check-ipxe check-linux check-seabios check-guest \
-	check-monitor
+	check-monitor check-vga
 check: check-unit check-cli check-format
 	@$(MAKE) --no-print-directory linux-image >/dev/null
 	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) -Otarget $(CHECK_GUESTS)
@@ -104,5 +104,5 @@ format:
 clean:
 	rm -rf $(B) minivmm
 
-.PHONY: all check check-unit check-cli check-guest check-format format clean bench demo
+.PHONY: all check check-unit check-cli check-guest check-format format clean bench demo check-vga
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
