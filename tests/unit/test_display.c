@@ -154,8 +154,8 @@ Test(display, sdl_keys_reach_the_keyboard)
 	setenv("SDL_VIDEODRIVER", "dummy", 1);
 	struct dm dm;
 	cr_assert_eq(dm_init(&dm, DM_MODE_INLINE, 1), 0);
-	struct i8042 *kbd = i8042_new(NULL, (struct signal){0},
-				      (struct signal){0});
+	struct i8042 *kbd =
+	    i8042_new(NULL, (struct signal){0}, (struct signal){0});
 	struct vga *v = red_dot();
 	struct display_cfg c = {.kind = DISPLAY_SDL,
 				.dm = &dm,

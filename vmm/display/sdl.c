@@ -39,8 +39,7 @@ struct sdl_window *sdl_window_new(const char *title, char *err, size_t len)
 		goto fail;
 	w->ren = SDL_CreateRenderer(w->win, -1, 0);
 	if (!w->ren)
-		w->ren = SDL_CreateRenderer(w->win, -1,
-					    SDL_RENDERER_SOFTWARE);
+		w->ren = SDL_CreateRenderer(w->win, -1, SDL_RENDERER_SOFTWARE);
 	if (!w->ren)
 		goto fail;
 	return w;
@@ -82,8 +81,7 @@ void sdl_window_show(struct sdl_window *w, const struct vga_frame *f)
 		w->w = f->w;
 		w->h = f->h;
 		int scale = f->w < 640 ? 2 : 1;
-		SDL_SetWindowSize(w->win, (int)f->w * scale,
-				  (int)f->h * scale);
+		SDL_SetWindowSize(w->win, (int)f->w * scale, (int)f->h * scale);
 		y0 = 0;
 		y1 = f->h;
 	}
