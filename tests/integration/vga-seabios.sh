@@ -45,7 +45,7 @@ fi
 export MINIVMM SEABIOS WORK TIMEOUT="${VGA_TIMEOUT:-240}"
 
 python3 - <<'EOF'
-import os, socket, subprocess, sys, time
+import os, re, socket, subprocess, sys, time
 
 env = os.environ
 work = env["WORK"]
@@ -115,10 +115,12 @@ screen = ""
 t0 = time.monotonic()
 while time.monotonic() < deadline and vm.poll() is None:
     screen = cmd("screendump -t")
-    if "SeaBIOS" in screen:
+    # The whole banner line: the screen may be caught mid-line.
+    if re.search(r"SeaBIOS \(version [^\n]*\)", screen):
         break
     time.sleep(1)
-check("banner on the VGA text screen", "SeaBIOS (version" in screen,
+check("banner on the VGA text screen",
+      re.search(r"SeaBIOS \(version [^\n]*\)", screen),
       "screen:\n%s\nSeaBIOS log:\n%s" % (screen, tail("seabios.log")))
 print("vga-seabios: banner after %.1f s; the screen:" % (time.monotonic() - t0))
 for l in screen.splitlines()[:8]:
