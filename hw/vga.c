@@ -74,6 +74,7 @@ struct vga {
 	uint32_t *cells;
 	size_t ncells;
 	bool blink_on, cursor_on;
+	uint32_t pal256[256]; /* the DAC as XRGB, for this update */
 };
 
 /* ---- registers --------------------------------------------------------- */
@@ -1089,8 +1090,8 @@ static void render_graphics(struct vga *s, const struct vga_info *in, bool full)
 			uint32_t c;
 			if (in->kind == VGA_KIND_256) {
 				uint64_t o = base * 4 + x;
-				c = dac_rgb(s,
-					    o < VGA_VRAM_SIZE ? s->vram[o] : 0);
+				c = s->pal256[o < VGA_VRAM_SIZE ? s->vram[o]
+								: 0];
 			} else if (in->kind == VGA_KIND_CGA) {
 				uint64_t a = base + x / 4;
 				uint8_t b = plane(s, a & ~1ull, a & 1);
@@ -1114,7 +1115,7 @@ static uint32_t vbe_pixel(const struct vga *s, const uint8_t *p, unsigned bpp)
 	uint32_t v;
 	switch (bpp) {
 	case 8:
-		return dac_rgb(s, p[0]);
+		return s->pal256[p[0]];
 	case 15:
 		v = p[0] | p[1] << 8;
 		return ((v >> 10) & 0x1f) * 255 / 31 << 16 |
@@ -1188,6 +1189,8 @@ bool vga_update(struct vga *s, int64_t now_ms, bool full)
 	    pitch != s->last_pitch)
 		full = true;
 	s->frame.y0 = s->frame.y1 = 0;
+	for (int c = 0; c < 256; c++)
+		s->pal256[c] = dac_rgb(s, (uint8_t)c);
 	switch (in.kind) {
 	case VGA_KIND_TEXT:
 		/* A change in the fonts (plane 2's first 64 KiB) shows in
