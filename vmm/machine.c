@@ -456,6 +456,10 @@ static void vga_sync(void *opaque)
 	if (!m->vram_slot ||
 	    vm_get_dirty_log(m->vm, VM_SLOT_VRAM, m->vram_log) < 0)
 		return;
+	m->vram_log_fetches++;
+	for (size_t i = 0; i < sizeof(m->vram_log) / 8; i++)
+		m->vram_log_pages +=
+		    (uint64_t)__builtin_popcountll(m->vram_log[i]);
 	vga_mark_dirty_pages(m->vga, m->vram_log, 0,
 			     VGA_VRAM_SIZE >> VGA_PAGE_SHIFT);
 }
@@ -516,8 +520,11 @@ void machine_vga_info(struct machine *m, char *buf, size_t len)
 	if (m->vram_slot) {
 		size_t o = strlen(buf);
 		snprintf(buf + o, len - o,
-			 "; VRAM mapped at 0x%x (dirty-logged)",
-			 pci_bar_addr(vga_pci(m->vga), 0));
+			 "; VRAM mapped at 0x%x (dirty log: %llu pages in %llu "
+			 "fetches)",
+			 pci_bar_addr(vga_pci(m->vga), 0),
+			 (unsigned long long)m->vram_log_pages,
+			 (unsigned long long)m->vram_log_fetches);
 	}
 }
 

@@ -126,6 +126,7 @@ struct machine {
 	size_t vga_rom_len;
 	bool vram_slot; /* BAR0 is a KVM slot (dirty-logged) */
 	uint64_t vram_log[VGA_VRAM_SIZE >> VGA_PAGE_SHIFT >> 6];
+	uint64_t vram_log_fetches, vram_log_pages; /* for info vga */
 	struct display *display; /* the VGA's frame: refresh, window */
 	bool a20;
 };

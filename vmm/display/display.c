@@ -133,7 +133,9 @@ int display_screendump(struct display *d, const char *file, bool text,
 		}
 		return 0;
 	}
-	display_refresh(d, true);
+	/* Incremental, as the window's refresh: a dump shows what a window
+	 * would, dirty tracking included. */
+	display_refresh(d, false);
 	const struct vga_frame *f = vga_frame(d->cfg.vga);
 	return png_write_xrgb(file, f->pix, f->w, f->h, err, len);
 }
