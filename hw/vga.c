@@ -912,15 +912,16 @@ void vga_get_info(struct vga *s, struct vga_info *i)
 			i->bpp = 8;
 			i->width /= 2;
 		} else if (s->gr[5] & 0x20) {
+			/* A halved dot clock (SR01 bit 3) makes each pixel
+			 * two dots wide: the count of pixels stays. The two
+			 * scan lines of a row are distinct lines (the CGA
+			 * banks), only double scanning repeats them. */
 			i->kind = VGA_KIND_CGA;
 			i->bpp = 2;
-			if (s->sr[1] & 0x08)
-				i->width /= 2;
+			i->height = lines / ((s->cr[9] & 0x80) ? 2 : 1);
 		} else {
 			i->kind = VGA_KIND_PLANAR;
 			i->bpp = 4;
-			if (s->sr[1] & 0x08)
-				i->width /= 2;
 		}
 	}
 	if (!i->width || !i->height)
@@ -1076,7 +1077,10 @@ static void render_graphics(struct vga *s, const struct vga_info *in, bool full)
 		uint64_t base;
 		uint64_t span;
 		if (in->kind == VGA_KIND_CGA) {
-			base = ((y & 1) * 0x2000u + (y >> 1) * pitch) & ~1u;
+			/* Word mode: a CRTC unit is two CPU bytes; odd
+			 * lines come from the second 8 KiB (CR17 bit 0). */
+			base = start * 2u + (y & 1) * 0x2000u +
+			       (y >> 1) * pitch * 2u;
 			span = (uint64_t)in->width / 2 + 2;
 		} else {
 			base = (uint64_t)start + (uint64_t)y * pitch;

@@ -115,6 +115,23 @@ static const uint8_t m12_cr[25] = {0x5f, 0x4f, 0x50, 0x82, 0x54, 0x80, 0x0b,
 				   0x00, 0x00, 0xea, 0x8c, 0xdf, 0x28, 0x00,
 				   0xe7, 0x04, 0xe3, 0xff};
 static const uint8_t m12_gr[9] = {0, 0, 0, 0, 0, 0x00, 0x05, 0x0f, 0xff};
+static const uint8_t m0d_sr[5] = {0x03, 0x09, 0x0f, 0x00, 0x06};
+static const uint8_t m0d_cr[25] = {0x2d, 0x27, 0x28, 0x90, 0x2b, 0x80, 0xbf,
+				   0x1f, 0x00, 0xc0, 0x00, 0x00, 0x00, 0x00,
+				   0x00, 0x00, 0x9c, 0x8e, 0x8f, 0x14, 0x00,
+				   0x96, 0xb9, 0xe3, 0xff};
+static const uint8_t m0d_ar[21] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+				   0x07, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
+				   0x16, 0x17, 0x01, 0x00, 0x0f, 0x00, 0x00};
+static const uint8_t m04_sr[5] = {0x03, 0x09, 0x03, 0x00, 0x02};
+static const uint8_t m04_cr[25] = {0x2d, 0x27, 0x28, 0x90, 0x2b, 0x80, 0xbf,
+				   0x1f, 0x00, 0xc1, 0x00, 0x00, 0x00, 0x00,
+				   0x00, 0x00, 0x9c, 0x8e, 0x8f, 0x14, 0x00,
+				   0x96, 0xb9, 0xa2, 0xff};
+static const uint8_t m04_gr[9] = {0, 0, 0, 0, 0, 0x30, 0x0f, 0x00, 0xff};
+static const uint8_t m04_ar[21] = {0x00, 0x13, 0x15, 0x17, 0x02, 0x04, 0x06,
+				   0x07, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
+				   0x16, 0x17, 0x01, 0x00, 0x03, 0x00, 0x00};
 
 static void set_mode(struct rig *r, uint8_t misc, const uint8_t *sr,
 		     const uint8_t *cr, const uint8_t *gr, const uint8_t *ar)
@@ -624,6 +641,95 @@ Test(vga, mode_12h_planar_renders)
 	cr_assert_eq(px(r, 8, 479), 0xffff00);
 	cr_assert_eq(px(r, 15, 479), 0xffff00);
 	cr_assert_eq(px(r, 16, 479), 0);
+	rig_free(r);
+}
+
+Test(vga, mode_0dh_planar_320x200_renders)
+{
+	struct rig *r = rig_new();
+	set_mode(r, 0x63, m0d_sr, m0d_cr, m12_gr, m0d_ar);
+	dac_set(r, 0x14, 0x3f, 0x00, 0x3f);
+	struct vga_info in;
+	vga_get_info(r->vga, &in);
+	cr_assert_eq(in.kind, VGA_KIND_PLANAR);
+	cr_assert_eq(in.width, 320);
+	cr_assert_eq(in.height, 200); /* 400 lines, double scanned */
+	wreg(r, 0x3ce, 5, 0x02);      /* write mode 2: colour 12 */
+	memr(r, 0xa0000 + 199 * 40 + 39);
+	memw(r, 0xa0000 + 199 * 40 + 39, 0x0c);
+	vga_update(r->vga, 0, false);
+	cr_assert_eq(px(r, 312, 199), 0xff00ff);
+	cr_assert_eq(px(r, 319, 199), 0xff00ff);
+	cr_assert_eq(px(r, 311, 199), 0);
+	rig_free(r);
+}
+
+Test(vga, mode_04h_cga_renders)
+{
+	struct rig *r = rig_new();
+	set_mode(r, 0x63, m04_sr, m04_cr, m04_gr, m04_ar);
+	dac_set(r, 0x17, 0x3f, 0x3f, 0x3f);
+	dac_set(r, 0x15, 0x3f, 0x00, 0x3f);
+	struct vga_info in;
+	vga_get_info(r->vga, &in);
+	cr_assert_eq(in.kind, VGA_KIND_CGA);
+	cr_assert_eq(in.width, 320);
+	cr_assert_eq(in.height, 200);
+	/* Line 5 is odd: bank 0x2000, row 2 (80 bytes a row); its second
+	 * byte holds pixels 4-7: colours 3, 0, 2, 0. */
+	memw(r, 0xb8000 + 0x2000 + 2 * 80 + 1, 0xc8);
+	/* Line 4, pixel 0: colour 2 in the even bank. */
+	memw(r, 0xb8000 + 2 * 80, 0x80);
+	vga_update(r->vga, 0, false);
+	cr_assert_eq(px(r, 4, 5), 0xffffff);
+	cr_assert_eq(px(r, 5, 5), 0);
+	cr_assert_eq(px(r, 6, 5), 0xff00ff);
+	cr_assert_eq(px(r, 0, 4), 0xff00ff);
+	cr_assert_eq(px(r, 4, 4), 0);
+	rig_free(r);
+}
+
+Test(vga, mode_x_unchained_256_renders)
+{
+	struct rig *r = rig_new();
+	set_mode(r, 0x63, m13_sr, m13_cr, m13_gr, NULL);
+	/* Mode X: chain-4 off, the CRTC in byte mode. */
+	wreg(r, 0x3c4, 4, 0x06);
+	wreg(r, 0x3d4, 0x14, 0x00);
+	wreg(r, 0x3d4, 0x17, 0xe3);
+	dac_set(r, 0x09, 0x00, 0x00, 0x3f);
+	/* Pixel (x, y) is plane x & 3 at offset y * 80 + x / 4. */
+	wreg(r, 0x3c4, 2, 1u << (13 & 3));
+	memw(r, 0xa0000 + 50 * 80 + 13 / 4, 0x09);
+	vga_update(r->vga, 0, false);
+	cr_assert_eq(px(r, 13, 50), 0x0000ff);
+	cr_assert_eq(px(r, 12, 50), 0);
+	cr_assert_eq(px(r, 14, 50), 0);
+	rig_free(r);
+}
+
+Test(vga, vbe_4bpp_planar_renders)
+{
+	struct rig *r = rig_new();
+	vbe_set(r, VBE_INDEX_XRES, 800);
+	vbe_set(r, VBE_INDEX_YRES, 600);
+	vbe_set(r, VBE_INDEX_BPP, 4);
+	vbe_set(r, VBE_INDEX_ENABLE, VBE_ENABLED);
+	ar_set(r, 0x0f, 0x3f);
+	dac_set(r, 0x3f, 0x3f, 0x3f, 0x3f);
+	inb(r, 0x3da);
+	outb(r, 0x3c0, 0x20);
+	/* Write mode 2, colour 15, at x 8-15 of line 599 (100 bytes a line);
+	 * the window for bank 1 starts at plane offset 64 KiB. */
+	wreg(r, 0x3ce, 5, 0x02);
+	wreg(r, 0x3ce, 8, 0xff);
+	uint32_t off = 599 * 100 + 1;
+	vbe_set(r, VBE_INDEX_BANK, off >> 16);
+	memr(r, 0xa0000 + (off & 0xffff));
+	memw(r, 0xa0000 + (off & 0xffff), 0x0f);
+	vga_update(r->vga, 0, false);
+	cr_assert_eq(px(r, 8, 599), 0xffffff);
+	cr_assert_eq(px(r, 7, 599), 0);
 	rig_free(r);
 }
 
