@@ -526,6 +526,15 @@ void machine_vga_info(struct machine *m, char *buf, size_t len)
 			 (unsigned long long)m->vram_log_pages,
 			 (unsigned long long)m->vram_log_fetches);
 	}
+	if (m->display) {
+		uint64_t n, r;
+		bool win;
+		size_t o = strlen(buf);
+		display_counts(m->display, &n, &r, &win);
+		snprintf(buf + o, len - o, "; %s: %llu refreshes, %llu redraws",
+			 win ? "SDL window" : "headless", (unsigned long long)n,
+			 (unsigned long long)r);
+	}
 }
 
 /* --- network --------------------------------------------------------- */

@@ -5,7 +5,8 @@
 # option ROM, sets mode 3 and prints its banner on the text screen; this
 # script asks the monitor for the text screen (screendump -t) until the
 # banner is there, then checks info vga, a PNG screendump and a text
-# screendump file.
+# screendump file. Once more with -display sdl on SDL's dummy video
+# driver: the window's refresh timer must redraw while SeaBIOS runs.
 # Then the linear framebuffer under KVM: the vga guest (tests/guest/vga.c)
 # sets a VBE mode and draws into BAR0, which minivmm maps as a KVM slot
 # with dirty logging; PNG screendumps after each of its two phases must
@@ -110,7 +111,9 @@ class Monitor:
 def start(name, args, stdout=None):
     sock = os.path.join(work, name + ".sock")
     err = open(os.path.join(work, name + ".err"), "w")
-    argv = [env["MINIVMM"]] + args + ["-vga", "std", "-display", "none",
+    if "-display" not in args:
+        args = args + ["-display", "none"]
+    argv = [env["MINIVMM"]] + args + ["-vga", "std",
             "-monitor", "unix:%s,server,nowait" % sock, "-no-reboot"]
     vm = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                           stdout=stdout or err, stderr=err)
@@ -171,6 +174,8 @@ def pixel(img, x, y):
     r = img[2][y]
     return r[3 * x] << 16 | r[3 * x + 1] << 8 | r[3 * x + 2]
 
+banner = re.compile(r"SeaBIOS \(version [^\n]*\)")
+
 # ---- SeaBIOS's banner on the text screen ----
 vm, mon = start("seabios", ["-bios", env["SEABIOS"], "-m", "64",
                 "-serial", "file:" + os.path.join(work, "com1.log"),
@@ -178,7 +183,6 @@ vm, mon = start("seabios", ["-bios", env["SEABIOS"], "-m", "64",
 if mon.s is None:
     check("seabios: monitor", False, "no socket: " + tail("seabios.err"))
 else:
-    banner = re.compile(r"SeaBIOS \(version [^\n]*\)")
     screen = ""
     t0 = time.monotonic()
     while time.monotonic() < deadline and vm.poll() is None:
@@ -204,6 +208,29 @@ else:
     ok = os.path.exists(txt) and banner.search(open(txt).read())
     check("screendump FILE.txt writes the text screen", ok, r)
     finish("seabios", vm, mon)
+
+# ---- the same with -display sdl on SDL's dummy video driver ----
+os.environ["SDL_VIDEODRIVER"] = "dummy"
+vm, mon = start("sdl", ["-bios", env["SEABIOS"], "-m", "64",
+                "-serial", "null", "-display", "sdl"])
+if mon.s is None:
+    check("sdl: monitor", False, "no socket: " + tail("sdl.err"))
+else:
+    screen = ""
+    while time.monotonic() < deadline and vm.poll() is None:
+        screen = mon.cmd("screendump -t")
+        if banner.search(screen):
+            break
+        time.sleep(1)
+    time.sleep(0.5)
+    info = mon.cmd("info vga")
+    print("vga-seabios: " + info.strip())
+    m = re.search(r"SDL window: (\d+) refreshes, (\d+) redraws", info)
+    check("sdl: banner, and the window's timer redraws",
+          banner.search(screen) and m and int(m.group(2)) > 0,
+          "%s\n%s\n%s" % (screen[:200], info, tail("sdl.err")))
+    finish("sdl", vm, mon)
+del os.environ["SDL_VIDEODRIVER"]
 
 # ---- the linear framebuffer through a dirty-logged KVM slot ----
 out_path = os.path.join(work, "lfb.out")

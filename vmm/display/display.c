@@ -144,3 +144,11 @@ int display_text(struct display *d, char *buf, size_t len)
 {
 	return vga_text_dump(d->cfg.vga, buf, len);
 }
+
+void display_counts(const struct display *d, uint64_t *refreshes,
+		    uint64_t *redraws, bool *window)
+{
+	*refreshes = d->refreshes;
+	*redraws = d->redraws;
+	*window = d->win != NULL;
+}

@@ -44,6 +44,10 @@ bool display_refresh(struct display *d, bool full);
  * screen as lines. 0, or -1 with one line in err. */
 int display_screendump(struct display *d, const char *file, bool text,
 		       char *err, size_t len);
+/* Lock held: refreshes so far and how many of them changed the frame;
+ * whether a window shows it. */
+void display_counts(const struct display *d, uint64_t *refreshes,
+		    uint64_t *redraws, bool *window);
 /* Lock held: the text screen into buf (see vga_text_dump). */
 int display_text(struct display *d, char *buf, size_t len);
 
