@@ -417,8 +417,14 @@ static void vbe_enable(struct vga *s, uint16_t v)
 		s->vbe[VBE_INDEX_VIRT_HEIGHT] = h > 0xffff ? 0xffff : h;
 		s->vbe[VBE_INDEX_X_OFFSET] = s->vbe[VBE_INDEX_Y_OFFSET] = 0;
 		s->vbe[VBE_INDEX_BANK] = 0;
-		if (!(v & VBE_NOCLEARMEM))
-			memset(s->vram, 0, VGA_VRAM_SIZE);
+		/* Only what the mode shows: clearing all 16 MiB cost
+		 * 20 ms an enable in the KVM test VM and touched every
+		 * page of VRAM. */
+		if (!(v & VBE_NOCLEARMEM)) {
+			uint64_t n = line * y * (bpp == 4 ? 4 : 1);
+			memset(s->vram, 0, n);
+			mark(s, 0, n);
+		}
 		/* Graphics mode, the window at 0xA0000 for 64 KiB, as the
 		 * VBE BIOS expects for banked access. */
 		s->gr[6] = (s->gr[6] & ~0x0c) | 0x05;

@@ -462,6 +462,24 @@ Test(vga, vbe_enable_resolution_and_lfb)
 	rig_free(r);
 }
 
+Test(vga, vbe_enable_clears_the_visible_frame_only)
+{
+	struct rig *r = rig_new();
+	uint8_t *v = vga_vram(r->vga);
+	v[100] = 0x11;
+	v[640 * 480 * 4 + 100] = 0x22;
+	vbe_set(r, VBE_INDEX_XRES, 640);
+	vbe_set(r, VBE_INDEX_YRES, 480);
+	vbe_set(r, VBE_INDEX_BPP, 32);
+	vbe_set(r, VBE_INDEX_ENABLE, VBE_ENABLED | VBE_NOCLEARMEM);
+	cr_assert_eq(v[100], 0x11);
+	vbe_set(r, VBE_INDEX_ENABLE, 0);
+	vbe_set(r, VBE_INDEX_ENABLE, VBE_ENABLED);
+	cr_assert_eq(v[100], 0);
+	cr_assert_eq(v[640 * 480 * 4 + 100], 0x22);
+	rig_free(r);
+}
+
 Test(vga, vbe_refuses_modes_beyond_vram)
 {
 	struct rig *r = rig_new();
