@@ -11,9 +11,11 @@ endif
 
 CC ?= gcc
 B := build
+# A config.mk from before libpng was needed.
+PNG_LIBS ?= -lpng
 CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread \
-	-I$(SRCDIR) $(LIBEVENT_CFLAGS) $(SDL_CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS := $(LIBEVENT_LIBS) -levent_pthreads $(SDL_LIBS) -lpthread -lm
+	-I$(SRCDIR) $(LIBEVENT_CFLAGS) $(SDL_CFLAGS) $(PNG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS := $(LIBEVENT_LIBS) -levent_pthreads $(SDL_LIBS) $(PNG_LIBS) -lpthread -lm
 
 LIB_SRCS := $(sort $(wildcard $(SRCDIR)/ioreq/*.c $(SRCDIR)/hw/*.c $(SRCDIR)/vmm/*.c \
 	$(SRCDIR)/vmm/*/*.c))
@@ -82,7 +84,7 @@ FORMAT_SRCS = $(shell cd $(SRCDIR) && git ls-files '*.c' '*.h' 2>/dev/null)
 # piece when it ends (-Otarget). CHECK_JOBS=1 runs them one by one.
 CHECK_JOBS ?= 2
 CHECK_GUESTS = check-net check-ipxe check-linux check-seabios check-guest \
-	check-kill check-monitor
+	check-kill check-monitor check-vga
 check: check-unit check-cli check-format check-fuzz
 	@$(MAKE) --no-print-directory linux-image >/dev/null
 	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) -Otarget $(CHECK_GUESTS)
@@ -103,5 +105,5 @@ format:
 clean:
 	rm -rf $(B) minivmm
 
-.PHONY: all check check-unit check-cli check-guest check-kill check-format format clean bench demo
+.PHONY: all check check-unit check-cli check-guest check-kill check-format format clean bench demo check-vga
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -6,6 +6,8 @@
 #   make check-seabios  the acceptance tests: the demo CD (tests/integration/
 #                       seabios-cd.sh) and a boot sector on the IDE disk and
 #                       on virtio-blk (seabios-disk.sh)
+#   make check-vga      SeaBIOS's banner on the standard VGA's text screen,
+#                       and the VBE linear framebuffer as a dirty-logged slot
 #
 # images/out/ stays in the source tree (gitignored) and survives `make
 # clean`: it holds the kernel package cache, so only the first build needs
@@ -28,5 +30,11 @@ check-seabios: minivmm $(DEMO_ISO)
 		$(SRCDIR)/tests/integration/seabios-disk.sh ./minivmm; b=$$?; \
 		[ $$a = 0 ] && [ $$b = 0 ]'
 
+# SeaBIOS with -vga std: its banner on the VGA text screen, read back
+# through the monitor's screendump (tests/integration/vga-seabios.sh).
+check-vga: minivmm $(B)/tests/guest/vga.bin
+	SEABIOS=$(SEABIOS_BIN) WORK=$(B)/vga-seabios $(KVMRUN) -t 600 -- \
+		$(SRCDIR)/tests/integration/vga-seabios.sh ./minivmm \
+		$(B)/tests/guest
 
-.PHONY: iso demo-iso check-seabios
+.PHONY: iso demo-iso check-seabios check-vga

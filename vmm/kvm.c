@@ -274,6 +274,26 @@ void vm_destroy(struct vm *vm)
 		munmap(vm->bios, vm->bios_size);
 }
 
+int vm_set_ram_slot(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size,
+		    void *hva, bool log_dirty)
+{
+	struct kvm_userspace_memory_region r = {
+	    .slot = slot,
+	    .flags = log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+	    .guest_phys_addr = gpa,
+	    .memory_size = size,
+	    .userspace_addr = (uintptr_t)hva,
+	};
+	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno
+								    : 0;
+}
+
+int vm_get_dirty_log(struct vm *vm, unsigned slot, uint64_t *bitmap)
+{
+	struct kvm_dirty_log l = {.slot = slot, .dirty_bitmap = bitmap};
+	return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &l) < 0 ? -errno : 0;
+}
+
 void vm_irq_line(struct vm *vm, int irq, int level)
 {
 	struct kvm_irq_level l = {.irq = irq, .level = level};

@@ -25,6 +25,7 @@
 #include "hw/resetctl.h"
 #include "hw/testdev.h"
 #include "hw/uart16550.h"
+#include "hw/vga.h"
 #include "hw/virtio_blk.h"
 #include "hw/virtio_net.h"
 #include "vmm/backend/chardev.h"
@@ -423,6 +424,117 @@ static int ide_devices(struct machine *m, const struct machine_opts *o)
 	mc146818_cmos_write(m->rtc, 0x3d, r3d);
 	mc146818_cmos_write(m->rtc, 0x38, r38);
 	return 0;
+}
+
+/* --- display --------------------------------------------------------- */
+
+/* BAR0 moved: VRAM becomes a RAM slot there, with dirty logging, so that
+ * framebuffer stores cost no exit. Where KVM refuses the slot (it would
+ * overlap another, as while firmware sizes the BAR) the BAR stays MMIO on
+ * the bus, which is correct, only slower. */
+static void vga_bar_moved(void *dev, int bar, uint32_t addr, bool mapped)
+{
+	struct machine *m = dev;
+	if (bar != 0)
+		return;
+	if (m->vram_slot)
+		vm_set_ram_slot(m->vm, VM_SLOT_VRAM, 0, 0, NULL, false);
+	m->vram_slot = false;
+	if (!mapped || m->vm->vm_fd < 0)
+		return;
+	m->vram_slot = vm_set_ram_slot(m->vm, VM_SLOT_VRAM, addr, VGA_VRAM_SIZE,
+				       vga_vram(m->vga), true) == 0;
+	vga_mark_dirty(m->vga, 0, VGA_VRAM_SIZE);
+}
+
+static const struct pci_cfg_ops vga_cfg_ops = {.bar_moved = vga_bar_moved};
+
+/* The display's refresh: the pages the guest wrote through the slot. */
+static void vga_sync(void *opaque)
+{
+	struct machine *m = opaque;
+	if (!m->vram_slot ||
+	    vm_get_dirty_log(m->vm, VM_SLOT_VRAM, m->vram_log) < 0)
+		return;
+	m->vram_log_fetches++;
+	for (size_t i = 0; i < sizeof(m->vram_log) / 8; i++)
+		m->vram_log_pages +=
+		    (uint64_t)__builtin_popcountll(m->vram_log[i]);
+	vga_mark_dirty_pages(m->vga, m->vram_log, 0,
+			     VGA_VRAM_SIZE >> VGA_PAGE_SHIFT);
+}
+
+static void display_quit(void *opaque)
+{
+	struct machine *m = opaque;
+	fprintf(stderr, "minivmm: the display window was closed\n");
+	vm_request_exit(m->vm, VM_QUIT, 0);
+}
+
+static int vga_devices(struct machine *m, const struct machine_opts *o)
+{
+	char e[256];
+	if (!o->vga)
+		return 0;
+	m->vga = vga_new();
+	if (!m->vga || vga_attach_isa(m->vga, &m->vm->dm.io, &m->vm->dm.mmio))
+		return err("cannot create the VGA\n");
+	struct pci_func *f = vga_attach_pci(m->vga, m->pci, MACHINE_VGA_SLOT,
+					    m->vga_rom, m->vga_rom_len);
+	free(m->vga_rom);
+	m->vga_rom = NULL;
+	if (!f)
+		return err("cannot put the VGA in PCI slot %d\n",
+			   MACHINE_VGA_SLOT);
+	pci_set_cfg_ops(f, &vga_cfg_ops, m);
+	struct display_cfg dc = {.kind = o->display,
+				 .dm = &m->vm->dm,
+				 .vga = m->vga,
+				 .kbd = m->kbd,
+				 .sync = vga_sync,
+				 .quit = display_quit,
+				 .opaque = m};
+	m->display = display_new(&dc, e, sizeof(e));
+	if (!m->display)
+		return err("%s\n", e);
+	return 0;
+}
+
+void machine_vga_info(struct machine *m, char *buf, size_t len)
+{
+	struct vga_info i;
+	vga_get_info(m->vga, &i);
+	if (i.kind == VGA_KIND_TEXT)
+		snprintf(buf, len,
+			 "VGA: text %ux%u (%ux%u pixels, %ux%u cells)", i.cols,
+			 i.rows, i.width, i.height, i.cell_w, i.cell_h);
+	else if (i.kind == VGA_KIND_VBE)
+		snprintf(buf, len, "VGA: VBE %ux%u %u bpp%s", i.width, i.height,
+			 i.bpp,
+			 i.vbe_lfb ? " (linear framebuffer)" : " (banked)");
+	else if (i.kind == VGA_KIND_BLANK)
+		snprintf(buf, len, "VGA: blank (no mode set or display off)");
+	else
+		snprintf(buf, len, "VGA: %s graphics %ux%u",
+			 vga_kind_name(i.kind), i.width, i.height);
+	if (m->vram_slot) {
+		size_t o = strlen(buf);
+		snprintf(buf + o, len - o,
+			 "; VRAM mapped at 0x%x (dirty log: %llu pages in %llu "
+			 "fetches)",
+			 pci_bar_addr(vga_pci(m->vga), 0),
+			 (unsigned long long)m->vram_log_pages,
+			 (unsigned long long)m->vram_log_fetches);
+	}
+	if (m->display) {
+		uint64_t n, r;
+		bool win;
+		size_t o = strlen(buf);
+		display_counts(m->display, &n, &r, &win);
+		snprintf(buf + o, len - o, "; %s: %llu refreshes, %llu redraws",
+			 win ? "SDL window" : "headless", (unsigned long long)n,
+			 (unsigned long long)r);
+	}
 }
 
 /* --- network --------------------------------------------------------- */
@@ -886,6 +998,19 @@ void machine_stats_print(struct machine *m, FILE *f)
 	dm_unlock(&m->vm->dm);
 }
 
+/* The VGA's option ROM, before KVM (QEMU: "failed to find romfile"). */
+static int open_vga_rom(struct machine *m, const struct machine_opts *o)
+{
+	char e[256];
+	if (!o->vga || !o->vga_rom)
+		return 0;
+	m->vga_rom = loader_read_file(o->vga_rom, "-vga std: VGA BIOS",
+				      &m->vga_rom_len, e, sizeof(e));
+	if (!m->vga_rom)
+		return err("%s\n", e);
+	return 0;
+}
+
 int machine_prepare(struct machine *m, struct vm *vm,
 		    const struct machine_opts *o)
 {
@@ -893,15 +1018,15 @@ int machine_prepare(struct machine *m, struct vm *vm,
 	m->vm = vm;
 	m->a20 = true;
 	return open_chardevs(m, o) || open_images(m, o) || open_net(m, o) ||
-		       open_fw_cfg(m, o)
+		       open_fw_cfg(m, o) || open_vga_rom(m, o)
 		   ? -1
 		   : 0;
 }
 
 int machine_init(struct machine *m, const struct machine_opts *o)
 {
-	if (platform_devices(m, o) || pci_devices(m) || ide_devices(m, o) ||
-	    net_devices(m) || virtio_devices(m, o))
+	if (platform_devices(m, o) || pci_devices(m) || vga_devices(m, o) ||
+	    ide_devices(m, o) || net_devices(m) || virtio_devices(m, o))
 		return -1;
 	if (m->pci_intx)
 		pci_irq_defaults(m);
@@ -914,6 +1039,10 @@ void machine_fini(struct machine *m)
 	if (m->ide)
 		ide_free(m->ide);
 	m->ide = NULL;
+	display_free(m->display); /* the window closes */
+	m->display = NULL;
+	free(m->vga_rom);
+	m->vga_rom = NULL;
 	net_fini(m);
 	free_user_fw_cfg(m);
 	/* Their in-flight requests complete before the images close. */

@@ -13,8 +13,10 @@
 #include "hw/i440fx.h"
 #include "hw/piix3.h"
 #include "hw/piix_ide.h"
+#include "hw/vga.h"
 #include "vmm/drive.h"
 #include "vmm/coalesced.h"
+#include "vmm/display/display.h"
 #include "vmm/ioeventfd.h"
 #include "vmm/irqfd.h"
 #include "vmm/netcfg.h"
@@ -61,10 +63,17 @@ struct machine_fw_cfg {
 	const char *string;
 };
 
+/* The VGA's PCI slot (QEMU's pc puts its VGA at 00:02.0). */
+#define MACHINE_VGA_SLOT 2
+#define MACHINE_VGA_ROM	 "/usr/share/seabios/vgabios-stdvga.bin"
+
 struct machine_opts {
 	const char *serial;   /* chardev spec for COM1 */
 	const char *debugcon; /* chardev spec for port 0x402 */
 	bool nographic;
+	bool vga;	     /* -vga std: the standard VGA at 00:02.0 */
+	const char *vga_rom; /* its option ROM; NULL: none */
+	enum display_kind display;
 	bool no_reboot;
 	bool testdev;
 	struct drive_config drives;
@@ -112,6 +121,13 @@ struct machine {
 	struct chardev *serial, *debugcon;
 	bool stdout_broken;	 /* port 0xE9's stdout failed: said once */
 	struct monitor *monitor; /* -monitor; set by main after machine_init */
+	struct vga *vga;	 /* NULL without -vga std */
+	uint8_t *vga_rom;	 /* read by machine_prepare */
+	size_t vga_rom_len;
+	bool vram_slot; /* BAR0 is a KVM slot (dirty-logged) */
+	uint64_t vram_log[VGA_VRAM_SIZE >> VGA_PAGE_SHIFT >> 6];
+	uint64_t vram_log_fetches, vram_log_pages; /* for info vga */
+	struct display *display; /* the VGA's frame: refresh, window */
 	bool a20;
 };
 
@@ -128,5 +144,7 @@ void machine_fini(struct machine *m);
 /* -stats lines of the machine's devices (NICs, virtio-blk); before
  * machine_fini(). */
 void machine_stats_print(struct machine *m, FILE *f);
+/* `info vga`: one line (mode, resolution). Device lock held. */
+void machine_vga_info(struct machine *m, char *buf, size_t len);
 
 #endif

@@ -34,7 +34,13 @@ static void usage(FILE *f)
 	    "port writes\n"
 	    "           buffered by KVM, no exit each; on)\n"
 	    "  -nographic            no display; serial on stdio\n"
-	    "  -display none         no display (there is no VGA yet)\n"
+	    "  -vga std|none         standard VGA (PCI 1234:1111, Bochs VBE) "
+	    "at 00:02.0\n"
+	    "                        with SeaBIOS's vgabios-stdvga.bin, or "
+	    "none (default)\n"
+	    "  -display none|sdl     headless (screendump in the monitor), or "
+	    "an SDL2\n"
+	    "                        window (implies -vga std)\n"
 	    "  -serial DEV           stdio, file:PATH, null, none\n"
 	    "  -debugcon DEV         port 0x402 debug console (default none)\n"
 	    "  -monitor DEV          stdio, unix:PATH,server,nowait, none\n"
@@ -164,6 +170,7 @@ struct options {
 	struct vm_config cfg;
 	struct machine_opts mo;
 	bool stats;
+	bool vga_given; /* -vga on the command line */
 	const char *trace, *monitor, *kernel, *initrd, *append;
 };
 
@@ -179,14 +186,27 @@ static int check_monitor(const char *spec)
 		    spec);
 }
 
-static int parse_display(const char *a)
+static int parse_display(struct machine_opts *mo, const char *a)
 {
 	if (!strcmp(a, "sdl"))
-		return fail("-display %s: there is no display device yet (use "
-			    "-nographic)",
-			    a);
-	if (strcmp(a, "none"))
-		return fail("unknown display '%s'", a);
+		mo->display = DISPLAY_SDL;
+	else if (!strcmp(a, "none"))
+		mo->display = DISPLAY_NONE;
+	else
+		return fail("unknown display '%s' (use none or sdl)", a);
+	return 0;
+}
+
+/* QEMU's -vga: only the standard VGA is here. */
+static int parse_vga(struct options *op, const char *a)
+{
+	if (!strcmp(a, "std"))
+		op->mo.vga = true;
+	else if (!strcmp(a, "none"))
+		op->mo.vga = false;
+	else
+		return fail("-vga %s: not supported (use std or none)", a);
+	op->vga_given = true;
 	return 0;
 }
 
@@ -292,7 +312,9 @@ static int parse_with_arg(struct options *op, const char *o, const char *a)
 		if (parse_machine(a, cfg))
 			return fail("bad -machine option '%s'", a);
 	} else if (!strcmp(o, "-display")) {
-		return parse_display(a);
+		return parse_display(mo, a);
+	} else if (!strcmp(o, "-vga")) {
+		return parse_vga(op, a);
 	} else if (!strcmp(o, "-serial")) {
 		mo->serial = a;
 	} else if (!strcmp(o, "-monitor")) {
@@ -347,7 +369,7 @@ static bool takes_arg(const char *o)
 	    "-monitor", "-debugcon", "-device", "-hda",	    "-hdb",
 	    "-hdc",	"-hdd",	     "-cdrom",	"-drive",   "-boot",
 	    "-trace",	"-smp",	     "-net",	"-nic",	    "-netdev",
-	    "-fw_cfg"};
+	    "-fw_cfg",	"-vga"};
 	for (size_t i = 0; i < sizeof(with) / sizeof(with[0]); i++)
 		if (!strcmp(o, with[i]))
 			return true;
@@ -400,6 +422,16 @@ static int check_options(struct options *op)
 		return fail("%s", err);
 	if (drive_finish(&op->mo.drives, err, sizeof(err)))
 		return fail("%s", err);
+	if (op->mo.nographic)
+		op->mo.display = DISPLAY_NONE;
+	if (op->mo.display == DISPLAY_SDL && !op->mo.vga) {
+		if (op->vga_given)
+			return fail("%s", "-display sdl needs a VGA (not -vga "
+					  "none)");
+		op->mo.vga = true;
+	}
+	if (op->mo.vga)
+		op->mo.vga_rom = MACHINE_VGA_ROM;
 	if (!op->kernel && (op->initrd || op->append))
 		return fail("%s", "-initrd and -append need -kernel");
 	if (cfg->irqfd && !cfg->kernel_irqchip)

@@ -23,6 +23,7 @@
 #include "hw/atapi.h"
 #include "vmm/backend/block.h"
 #include "vmm/backend/chardev.h"
+#include "vmm/display/display.h"
 #include "vmm/machine.h"
 #include "vmm/vm.h"
 
@@ -143,15 +144,28 @@ static void info_registers(struct mon_ctx *c)
 		out_str(c->out, buf);
 }
 
+static void info_vga(struct mon_ctx *c)
+{
+	char buf[256];
+	if (!c->ops->vga_info ||
+	    c->ops->vga_info(c->ops->opaque, buf, sizeof(buf)) < 0)
+		out_str(c->out, "no VGA (-vga std adds one)\n");
+	else
+		out_printf(c->out, "%s\n", buf);
+}
+
 static void cmd_info(struct mon_ctx *c, int argc, char **argv)
 {
 	char b[80];
 	if (argc != 2) {
 		out_str(c->out, "info status    -- show the VM status\n"
 				"info block     -- show the block devices\n"
-				"info registers -- show the vCPU registers\n");
+				"info registers -- show the vCPU registers\n"
+				"info vga       -- show the VGA's mode\n");
 		return;
 	}
+	if (!strcmp(argv[1], "vga"))
+		return info_vga(c);
 	if (!strcmp(argv[1], "status"))
 		out_printf(c->out, "VM status: %s\n",
 			   c->ops->paused(c->ops->opaque) ? "paused"
@@ -263,6 +277,43 @@ static void cmd_pmemsave(struct mon_ctx *c, int argc, char **argv)
 		out_printf(c->out, "%s\n", err);
 }
 
+static bool ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), t = strlen(tail);
+	return n >= t && !strcmp(s + n - t, tail);
+}
+
+/* screendump FILE | -t [FILE]: a file named *.txt is a text dump too. */
+static void cmd_screendump(struct mon_ctx *c, int argc, char **argv)
+{
+	char err[512];
+	bool text = argc >= 2 && !strcmp(argv[1], "-t");
+	const char *file = argc == 2 + text ? argv[1 + text] : NULL;
+	if (argc > 3 || (!file && !text))
+		return usage(c, "screendump");
+	if (!c->ops->screendump) {
+		out_str(c->out, "screendump: no VGA (-vga std adds one)\n");
+		return;
+	}
+	if (!file && c->ops->text_screen) {
+		static char buf[64 * 1024];
+		int n = c->ops->text_screen(c->ops->opaque, buf, sizeof(buf));
+		if (n < 0)
+			out_printf(c->out, "%s\n", buf);
+		else
+			c->out->write(c->out->opaque, buf, (size_t)n);
+		return;
+	}
+	if (!file) {
+		out_str(c->out, "screendump: no text screen\n");
+		return;
+	}
+	if (c->ops->screendump(c->ops->opaque, file,
+			       text || ends_with(file, ".txt"), err,
+			       sizeof(err)) < 0)
+		out_printf(c->out, "%s\n", err);
+}
+
 static void cmd_system_reset(struct mon_ctx *c, int argc, char **argv)
 {
 	(void)argv;
@@ -283,7 +334,8 @@ static void cmd_help(struct mon_ctx *c, int argc, char **argv);
 
 static const struct mon_cmd commands[] = {
     {"help", "?", "[cmd]", "show the help", cmd_help},
-    {"info", NULL, "status|block|registers", "show the VM's state", cmd_info},
+    {"info", NULL, "status|block|registers|vga", "show the VM's state",
+     cmd_info},
     {"stop", NULL, "", "stop the vCPU", cmd_stop},
     {"cont", "c", "", "resume the vCPU", cmd_cont},
     {"eject", NULL, "[-f] device",
@@ -292,6 +344,10 @@ static const struct mon_cmd commands[] = {
      "insert a new medium (an ISO image) into a CD-ROM drive", cmd_change},
     {"pmemsave", NULL, "addr size file",
      "save guest-physical memory [addr, addr+size) to file", cmd_pmemsave},
+    {"screendump", NULL, "[-t] [filename]",
+     "save the screen as PNG (-t or a .txt name: the text screen; -t "
+     "alone: show it)",
+     cmd_screendump},
     {"system_reset", NULL, "", "reset the machine", cmd_system_reset},
     {"quit", "q", "", "quit the emulator", cmd_quit},
 };
@@ -701,6 +757,46 @@ static int mb_pmemsave(void *opaque, uint64_t addr, uint64_t size,
 	return rc;
 }
 
+static int mb_screendump(void *opaque, const char *file, bool text, char *err,
+			 size_t len)
+{
+	struct machine *m = mach(opaque);
+	if (!m->display) {
+		snprintf(err, len, "no VGA (-vga std adds one)");
+		return -1;
+	}
+	dm_lock(&m->vm->dm);
+	int rc = display_screendump(m->display, file, text, err, len);
+	dm_unlock(&m->vm->dm);
+	return rc;
+}
+
+static int mb_text_screen(void *opaque, char *buf, size_t len)
+{
+	struct machine *m = mach(opaque);
+	if (!m->display) {
+		snprintf(buf, len, "no VGA (-vga std adds one)");
+		return -1;
+	}
+	dm_lock(&m->vm->dm);
+	int rc = display_text(m->display, buf, len);
+	dm_unlock(&m->vm->dm);
+	if (rc < 0)
+		snprintf(buf, len, "the VGA is not in a text mode");
+	return rc;
+}
+
+static int mb_vga_info(void *opaque, char *buf, size_t len)
+{
+	struct machine *m = mach(opaque);
+	if (!m->vga)
+		return -1;
+	dm_lock(&m->vm->dm);
+	machine_vga_info(m, buf, len);
+	dm_unlock(&m->vm->dm);
+	return 0;
+}
+
 static const struct mon_ops machine_ops = {
     .drive = mb_drive,
     .eject = mb_eject,
@@ -712,6 +808,9 @@ static const struct mon_ops machine_ops = {
     .reset = mb_reset,
     .quit = mb_quit,
     .pmemsave = mb_pmemsave,
+    .screendump = mb_screendump,
+    .text_screen = mb_text_screen,
+    .vga_info = mb_vga_info,
 };
 
 /* ---- the monitor thread ------------------------------------------------ */

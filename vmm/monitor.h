@@ -7,7 +7,9 @@
  *                                       a time (others wait in the backlog)
  *   -monitor none                       no monitor
  * Commands: help, info status|block|registers, stop, cont, eject [-f] DEV,
- * change DEV FILE [raw], pmemsave ADDR SIZE FILE, system_reset, quit (q).
+ * change DEV FILE [raw], pmemsave ADDR SIZE FILE, system_reset, quit (q),
+ * screendump FILE (PNG; FILE.txt or -t FILE: the text screen; -t alone:
+ * the text screen as the answer), info vga.
  *
  * The monitor has a thread of its own that reads lines and runs commands,
  * taking the device lock only around device calls, so a command may wait
@@ -61,6 +63,14 @@ struct mon_ops {
 	 * the command says it is not available. */
 	int (*pmemsave)(void *opaque, uint64_t addr, uint64_t size,
 			const char *file, char *err, size_t len);
+	/* The display. NULL (or -1 with err) when there is no VGA.
+	 * screendump: the frame as PNG into file, or with text the text
+	 * screen's lines. text_screen: those lines into buf (-1 with a
+	 * message in buf when not in a text mode). vga_info: one line. */
+	int (*screendump)(void *opaque, const char *file, bool text, char *err,
+			  size_t len);
+	int (*text_screen)(void *opaque, char *buf, size_t len);
+	int (*vga_info)(void *opaque, char *buf, size_t len);
 };
 
 struct mon_out {

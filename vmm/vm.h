@@ -129,6 +129,17 @@ int vm_set_msi_routes(struct vm *vm, const struct msi_route *route,
 /* KVM_IRQFD: fd raises gsi (assign), or no longer does. 0 or -errno. */
 int vm_irqfd(struct vm *vm, int fd, unsigned gsi, bool assign);
 
+/* KVM memory slots outside guest_mem (which owns slots 0 to
+ * GM_MAX_REGIONS - 1): the VGA's VRAM as RAM at its BAR. */
+#define VM_SLOT_VRAM 16
+/* Maps size bytes at hva as slot at gpa (size 0 removes the slot), with
+ * KVM_MEM_LOG_DIRTY_PAGES when log_dirty. 0 or a negative errno. */
+int vm_set_ram_slot(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size,
+		    void *hva, bool log_dirty);
+/* KVM_GET_DIRTY_LOG: one bit per page of the slot since the last call,
+ * into bitmap (64-bit words). 0 or a negative errno. */
+int vm_get_dirty_log(struct vm *vm, unsigned slot, uint64_t *bitmap);
+
 /* vcpu.c */
 void *vcpu_thread(void *opaque);
 void vcpu_dump(struct vcpu *v, const char *why);

@@ -77,6 +77,8 @@ expect cpu-feature-bad "unknown CPU feature" $B -cpu minivmm,+warpdrive
 expect smp-bad "only 1 vCPU" $B -smp 4
 expect device-bad "unknown device" $B -device sb16
 expect display-bad "unknown display" $B -display gtk
+expect vga-bad "-vga cirrus: not supported" $B -vga cirrus
+expect display-sdl-no-vga "needs a VGA" -bios $T/bios.bin -display sdl -vga none
 expect drive-if-bad "if=scsi is not supported" $B -drive file=$T/disk.img,if=scsi
 expect drive-format-bad "format=qcow2 is not supported" $B -drive file=$T/disk.img,format=qcow2
 expect drive-key-bad "unknown -drive option" $B -drive file=$T/disk.img,speed=fast

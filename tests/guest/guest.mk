@@ -12,7 +12,8 @@ GUEST_CFLAGS := -ffreestanding -nostdlib -fno-pic -fno-pie \
 
 # Real-mode programs and protected/long-mode programs.
 GUEST16 := hello serial timer rtc reset-cf9 reset-kbd halt
-GUEST32 := strio cpuid emul bench reset-triple ide bench-ide cdchange killtest
+GUEST32 := strio cpuid emul bench reset-triple ide bench-ide cdchange killtest \
+	vga
 GUEST_BINS := $(patsubst %,$(GB)/%.bin,$(GUEST16) $(GUEST32))
 
 

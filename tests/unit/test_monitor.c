@@ -39,6 +39,9 @@ struct fake {
 	int pmemsaves;
 	uint64_t pm_addr, pm_size;
 	char pm_file[64];
+	int screendumps;
+	bool sd_text;
+	char sd_file[64];
 	char out[16384];
 	size_t outlen;
 };
@@ -144,6 +147,33 @@ static int f_pmemsave(void *o, uint64_t addr, uint64_t size, const char *file,
 	return 0;
 }
 
+static int f_screendump(void *o, const char *file, bool text, char *err,
+			size_t len)
+{
+	struct fake *f = o;
+	snprintf(f->sd_file, sizeof(f->sd_file), "%s", file);
+	f->sd_text = text;
+	f->screendumps++;
+	if (!strcmp(file, "/bad")) {
+		snprintf(err, len, "cannot open '/bad'");
+		return -1;
+	}
+	return 0;
+}
+
+static int f_text_screen(void *o, char *buf, size_t len)
+{
+	(void)o;
+	return snprintf(buf, len, "SeaBIOS (version x)\nline 2\n");
+}
+
+static int f_vga_info(void *o, char *buf, size_t len)
+{
+	(void)o;
+	snprintf(buf, len, "VGA: text 80x25");
+	return 0;
+}
+
 static void f_write(void *o, const char *s, size_t n)
 {
 	struct fake *f = o;
@@ -165,9 +195,10 @@ static void fake_setup(void)
 	fk.d[0] = (struct fake_drive){true, false, false, -1, -1, "disk.img"};
 	fk.d[2] = (struct fake_drive){true, true, true, 0, 0, "a.iso"};
 	fk.d[3] = (struct fake_drive){true, true, true, 1, 1, ""};
-	fops = (struct mon_ops){&fk,	  f_drive, f_eject,   f_change,
-				f_paused, f_stop,  f_cont,    f_registers,
-				f_reset,  f_quit,  f_pmemsave};
+	fops = (struct mon_ops){
+	    &fk,	f_drive,      f_eject,	     f_change,	f_paused,
+	    f_stop,	f_cont,	      f_registers,   f_reset,	f_quit,
+	    f_pmemsave, f_screendump, f_text_screen, f_vga_info};
 	fout = (struct mon_out){f_write, &fk};
 }
 
@@ -777,4 +808,29 @@ Test(monitor, socket_pmemsave_real_memory, .init = rig_setup,
 	cr_assert(strstr(o, "cannot open '/nonexistent/dir/m.bin'"), "%s", o);
 	close(fd);
 	unlink(path);
+}
+
+Test(monitor, screendump_and_info_vga)
+{
+	cr_assert_str_eq(run("screendump a.png"), "");
+	cr_assert_str_eq(fk.sd_file, "a.png");
+	cr_assert_not(fk.sd_text);
+	run("screendump s.txt");
+	cr_assert(fk.sd_text);
+	run("screendump -t s.out");
+	cr_assert(fk.sd_text);
+	cr_assert_str_eq(fk.sd_file, "s.out");
+	cr_assert_eq(fk.screendumps, 3);
+	cr_assert_str_eq(run("screendump -t"), "SeaBIOS (version x)\nline 2\n");
+	cr_assert_str_eq(run("screendump /bad"), "cannot open '/bad'\n");
+	cr_assert(strstr(run("screendump"), "usage: screendump"));
+	cr_assert(strstr(run("screendump a b c"), "usage: screendump"));
+	cr_assert_str_eq(run("info vga"), "VGA: text 80x25\n");
+	/* A machine without a VGA. */
+	fops.screendump = NULL;
+	fops.text_screen = NULL;
+	fops.vga_info = NULL;
+	cr_assert(strstr(run("screendump a.png"), "no VGA"));
+	cr_assert(strstr(run("screendump -t"), "no VGA"));
+	cr_assert(strstr(run("info vga"), "no VGA"));
 }
