@@ -119,13 +119,7 @@ zidt:	.word 0
 	.org 510
 	.byte 0x55, 0xaa
 ASM
-as --32 -o "$work/boot.o" "$work/boot.S" &&
-	ld -m elf_i386 -N -Ttext=0x7c00 -e _start --oformat binary \
-		-o "$work/boot.bin" "$work/boot.o" 2>&1 | grep -v 'RWX' >&2
-[ "$(stat -c %s "$work/boot.bin" 2>/dev/null)" = 512 ] || {
-	echo "fw-bench: cannot build the boot sector (binutils?)" >&2
-	exit 1
-}
+guest_bootsector "$work/boot.S" "$work/boot.bin" || exit 1
 disk=$work/disk.img
 cp "$work/boot.bin" "$disk" && truncate -s 1M "$disk" || exit 1
 

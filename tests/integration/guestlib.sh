@@ -83,6 +83,19 @@ ip addr add $2 dev eth0
 EOF
 }
 
+# guest_bootsector SRC OUT: a 512-byte boot sector (linked at 0x7c00) from
+# the 16-bit assembly SRC, with binutils; an error and status 1 otherwise.
+guest_bootsector() {
+	local o=${2%.bin}.o
+	as --32 -o "$o" "$1" &&
+		ld -m elf_i386 -N -Ttext=0x7c00 -e _start --oformat binary \
+			-o "$2" "$o" 2>&1 | grep -v 'RWX' >&2
+	[ "$(stat -c %s "$2" 2>/dev/null)" = 512 ] || {
+		echo "$name: cannot build the boot sector $2 (binutils?)" >&2
+		return 1
+	}
+}
+
 # guest_cpio DIR OUT: the tree as a newc cpio archive.
 guest_cpio() {
 	(cd "$1" && find . | cpio -o -H newc --quiet) >"$2" || exit 1

@@ -176,13 +176,7 @@ dap_lba: .long 1, 0
 	.org 510
 	.byte 0x55, 0xaa
 ASM
-as --32 -o "$work/boot.o" "$work/boot.S" &&
-	ld -m elf_i386 -N -Ttext=0x7c00 -e _start --oformat binary \
-		-o "$work/boot.bin" "$work/boot.o" 2>&1 | grep -v 'RWX' >&2
-[ "$(stat -c %s "$work/boot.bin" 2>/dev/null)" = 512 ] || {
-	echo "seabios-disk: cannot build the boot sector (binutils?)" >&2
-	exit 1
-}
+guest_bootsector "$work/boot.S" "$work/boot.bin" || exit 1
 head -c 65536 /dev/urandom >"$work/data" || exit 1
 want=$(python3 -c '
 import sys
