@@ -54,23 +54,34 @@ static int alloc_ram(struct vm *vm)
 	return 0;
 }
 
+/* KVM_SET_USER_MEMORY_REGION: size bytes at hva as slot at gpa (size 0
+ * removes the slot). 0 or a negative errno. */
+static int set_region(struct vm *vm, unsigned slot, uint32_t flags,
+		      uint64_t gpa, uint64_t size, void *hva)
+{
+	struct kvm_userspace_memory_region r = {
+	    .slot = slot,
+	    .flags = flags,
+	    .guest_phys_addr = gpa,
+	    .memory_size = size,
+	    .userspace_addr = (uintptr_t)hva,
+	};
+	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno
+								    : 0;
+}
+
 static int set_slots(struct vm *vm)
 {
 	for (int i = 0; i < vm->gm.n; i++) {
 		const struct gm_region *g = &vm->gm.r[i];
-		struct kvm_userspace_memory_region r = {
-		    .slot = i,
-		    .flags = g->readonly ? KVM_MEM_READONLY : 0,
-		    .guest_phys_addr = g->gpa,
-		    .memory_size = g->size,
-		    .userspace_addr = (uintptr_t)g->hva,
-		};
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		int e = set_region(vm, (unsigned)i,
+				   g->readonly ? KVM_MEM_READONLY : 0, g->gpa,
+				   g->size, g->hva);
+		if (e < 0)
 			return err("KVM_SET_USER_MEMORY_REGION(0x%llx+0x%llx): "
 				   "%s\n",
 				   (unsigned long long)g->gpa,
-				   (unsigned long long)g->size,
-				   strerror(errno));
+				   (unsigned long long)g->size, strerror(-e));
 	}
 	return 0;
 }
@@ -277,15 +288,8 @@ void vm_destroy(struct vm *vm)
 int vm_set_ram_slot(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size,
 		    void *hva, bool log_dirty)
 {
-	struct kvm_userspace_memory_region r = {
-	    .slot = slot,
-	    .flags = log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
-	    .guest_phys_addr = gpa,
-	    .memory_size = size,
-	    .userspace_addr = (uintptr_t)hva,
-	};
-	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno
-								    : 0;
+	return set_region(vm, slot, log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+			  gpa, size, hva);
 }
 
 int vm_get_dirty_log(struct vm *vm, unsigned slot, uint64_t *bitmap)

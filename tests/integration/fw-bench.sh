@@ -148,24 +148,9 @@ xorriso -as mkisofs -quiet -o "$iso" -V FWBENCH -R -J \
 
 # The TSC rate: the guest's TSC runs at this (the test VM's) rate.
 tsc_hz=
-cat >"$work/tschz.c" <<'EOF'
-#include <stdio.h>
-#include <time.h>
-#include <x86intrin.h>
-int main(void)
-{
-	struct timespec a, b, d = { 0, 200000000 };
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	unsigned long long t0 = __rdtsc();
-	nanosleep(&d, NULL);
-	unsigned long long t1 = __rdtsc();
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	double s = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
-	printf("%.0f\n", (t1 - t0) / s);
-	return 0;
-}
-EOF
-${CC:-cc} -O2 -o "$work/tschz" "$work/tschz.c" && tsc_hz=$("$work/tschz")
+# (tests/guest/tschz.c, the same measurement as make bench's)
+${CC:-cc} -O2 -o "$work/tschz" "$src/tests/guest/tschz.c" &&
+	tsc_hz=$("$work/tschz")
 case ${tsc_hz:-} in
 '' | *[!0-9]*) tsc_hz= ;;
 esac
