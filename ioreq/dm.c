@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -93,6 +95,18 @@ static void trace_req(struct dm *dm, const struct ioreq *r,
 		r->size, r->count, (unsigned long long)v,
 		(long long)(now_ns() - (int64_t)r->t_submit),
 		range ? range->name : "(unclaimed)");
+}
+
+void dm_trace_event(struct dm *dm, const char *who, const char *fmt, ...)
+{
+	if (!dm->trace)
+		return;
+	char line[160];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(dm->trace, "%lld %s %s\n", (long long)now_ns(), who, line);
 }
 
 void dm_dispatch(struct dm *dm, struct ioreq *r, void *buf)

@@ -89,6 +89,11 @@ void dm_access(struct dm *dm, unsigned vcpu, int type, uint64_t addr,
 
 /* Device-model side: run one request (lock held). */
 void dm_dispatch(struct dm *dm, struct ioreq *r, void *buf);
+/* With -trace: one line "TIME WHO EVENT" (interrupt raise, injection,
+ * halt), in the same clock as the ioreq lines, so that a latency can be
+ * read between them. No-op without -trace. */
+void dm_trace_event(struct dm *dm, const char *who, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * Device lock held. The nanoseconds until the clock's earliest timer is due

@@ -231,6 +231,17 @@ static void coalesced_setup(struct vm *vm)
 	vm->coalesced_why = NULL;
 }
 
+bool kvm_has_irqchip(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	bool yes = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) > 0 &&
+		   ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_PIT2) > 0;
+	close(fd);
+	return yes;
+}
+
 int vm_create(struct vm *vm)
 {
 	if (open_kvm(vm))

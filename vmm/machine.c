@@ -46,8 +46,10 @@ static void kvm_irq(void *opaque, int line, int level)
 
 static void pic_intr(void *opaque, int level)
 {
+	struct vm *vm = opaque;
+	dm_trace_event(&vm->dm, "pic", "intr=%d", level);
 	if (level)
-		vm_kick(opaque);
+		vm_kick(vm);
 }
 
 static bool pic_pending(void *opaque)

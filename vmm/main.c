@@ -25,7 +25,8 @@ static void usage(FILE *f)
 	    "  -initrd FILE          initial ramdisk for -kernel\n"
 	    "  -append STRING        kernel command line for -kernel\n"
 	    "  -cpu MODEL[,+f,-f]    CPU model: minivmm (default) or host\n"
-	    "  -machine [pc,]ioreq=dm|inline|poll|floor,irqchip=user|kernel,\n"
+	    "  -machine [pc,]ioreq=dm|inline|poll|floor,\n"
+	    "           irqchip=user|kernel (kernel where KVM has one),\n"
 	    "           ioeventfd=on|off (virtio kicks via KVM_IOEVENTFD; "
 	    "off),\n"
 	    "           irqfd=on|off (virtio MSI-X via KVM_IRQFD, needs "
@@ -142,10 +143,10 @@ static int parse_machine(const char *s, struct vm_config *cfg)
 			rc = dm_parse_mode(t + 6, &cfg->ioreq_mode);
 		else if (!strcmp(t, "irqchip=user") ||
 			 !strcmp(t, "kernel-irqchip=off"))
-			cfg->kernel_irqchip = false;
+			cfg->kernel_irqchip = false, cfg->irqchip_set = true;
 		else if (!strcmp(t, "irqchip=kernel") ||
 			 !strcmp(t, "kernel-irqchip=on"))
-			cfg->kernel_irqchip = true;
+			cfg->kernel_irqchip = true, cfg->irqchip_set = true;
 		else if (!strcmp(t, "ioeventfd=on"))
 			cfg->ioeventfd = true;
 		else if (!strcmp(t, "ioeventfd=off"))
@@ -416,7 +417,7 @@ static int parse_args(int argc, char **argv, struct options *op, bool *done)
 /* How the options fit together, and -m against this host. */
 static int check_options(struct options *op)
 {
-	const struct vm_config *cfg = &op->cfg;
+	struct vm_config *cfg = &op->cfg;
 	char err[256];
 	if (netcfg_finish(&op->mo.net, err, sizeof(err)))
 		return fail("%s", err);
@@ -434,6 +435,10 @@ static int check_options(struct options *op)
 		op->mo.vga_rom = MACHINE_VGA_ROM;
 	if (!op->kernel && (op->initrd || op->append))
 		return fail("%s", "-initrd and -append need -kernel");
+	/* As QEMU and kvmtool: the 8259s, the 8254 and the local APIC in
+	 * the kernel where KVM has them (docs/DESIGN.md, issue 15). */
+	if (!cfg->irqchip_set)
+		cfg->kernel_irqchip = kvm_has_irqchip();
 	if (cfg->irqfd && !cfg->kernel_irqchip)
 		return fail("%s",
 			    "-machine irqfd=on needs irqchip=kernel (MSI-X "

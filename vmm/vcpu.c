@@ -150,6 +150,16 @@ static void handle_mmio(struct vcpu *v)
 		  run->mmio.is_write, run->mmio.data, 1);
 }
 
+/* A -trace line from this vCPU ("vcpu0 inject ..."). */
+#define vcpu_trace(v, ...)                                                     \
+	do {                                                                   \
+		if ((v)->vm->dm.trace) {                                       \
+			char who_[16];                                         \
+			snprintf(who_, sizeof(who_), "vcpu%u", (v)->id);       \
+			dm_trace_event(&(v)->vm->dm, who_, __VA_ARGS__);       \
+		}                                                              \
+	} while (0)
+
 /* Userspace irqchip: inject the 8259's vector when the guest can take it,
  * otherwise ask KVM to exit when it can. */
 static void inject_interrupt(struct vcpu *v)
@@ -161,12 +171,15 @@ static void inject_interrupt(struct vcpu *v)
 	if (pending && run->ready_for_interrupt_injection && run->if_flag) {
 		struct kvm_interrupt irq = {.irq =
 						vm->intr_ack(vm->intr_opaque)};
+		vcpu_trace(v, "inject vector=0x%x", irq.irq);
 		dm_unlock(&vm->dm);
 		if (ioctl(v->fd, KVM_INTERRUPT, &irq) == 0)
 			v->stats.injected++;
 		run->request_interrupt_window = 0;
 		return;
 	}
+	if (pending && !run->request_interrupt_window)
+		vcpu_trace(v, "irq-window if=%d", run->if_flag);
 	dm_unlock(&vm->dm);
 	run->request_interrupt_window = pending;
 }
@@ -300,6 +313,7 @@ static void halt(struct vcpu *v)
 		return;
 	}
 	dm_lock(&vm->dm);
+	vcpu_trace(v, "hlt");
 	while (running(vm) && !(ifl && vm->intr_pending(vm->intr_opaque))) {
 		if (stop_requested(vm)) {
 			park(v);
@@ -319,6 +333,7 @@ static void halt(struct vcpu *v)
 		ts.tv_nsec = ns % 1000000000;
 		pthread_cond_timedwait(&v->wake, &vm->dm.lock, &ts);
 	}
+	vcpu_trace(v, "hlt-end");
 	dm_unlock(&vm->dm);
 }
 

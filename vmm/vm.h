@@ -49,8 +49,9 @@ struct vm_config {
 	uint64_t ram_size;
 	const char *bios_path;
 	bool kernel_irqchip;
-	bool ioeventfd; /* virtio notifications through KVM_IOEVENTFD */
-	bool irqfd;	/* virtio MSI-X through KVM_IRQFD (kernel irqchip) */
+	bool irqchip_set; /* -machine named it; else KVM decides (main.c) */
+	bool ioeventfd;	  /* virtio notifications through KVM_IOEVENTFD */
+	bool irqfd;	  /* virtio MSI-X through KVM_IRQFD (kernel irqchip) */
 	bool coalesced_pio; /* buffered writes to the zoned ports */
 	enum dm_mode ioreq_mode;
 	struct cpu_model cpu;
@@ -101,6 +102,9 @@ struct vm {
 int vm_prepare(struct vm *vm, const struct vm_config *cfg);
 int vm_load_bios(struct vm *vm, const char *path);
 int vm_create(struct vm *vm);
+/* Whether /dev/kvm can give this VM an in-kernel irqchip (KVM_CAP_IRQCHIP
+ * and KVM_CAP_PIT2); false when it does not open. */
+bool kvm_has_irqchip(void);
 void vm_destroy(struct vm *vm);
 /* Direct kernel boot: the vCPU starts at the loader's entry (vmm/loader.h)
  * instead of the reset vector. After vm_create(). */

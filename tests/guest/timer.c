@@ -68,9 +68,14 @@ static void test_pit_irq0(void)
 	ok &= wait_second_edge();
 	n = irq0_count - c0;
 	gprintf("TIMER irq0 %u in 2 s\n", n);
-	check(ok && n >= 2 * IRQ0_HZ * 9 / 10 && n <= 2 * IRQ0_HZ * 11 / 10,
-	      "timer-pit-irq0", "%u IRQ0s in 2 RTC seconds, want %u +-10%%%s",
-	      n, 2 * IRQ0_HZ, ok ? "" : " (RTC seconds did not advance)");
+	/* Ticks merge while IRQ0 is still pending when the host is loaded
+	 * (174 of 200 with two other test VMs beside this one, load average
+	 * 4 on 2 CPUs), never more than there should be: -25% / +10%, still
+	 * far from a divider off by 2. */
+	check(ok && n >= 2 * IRQ0_HZ * 3 / 4 && n <= 2 * IRQ0_HZ * 11 / 10,
+	      "timer-pit-irq0",
+	      "%u IRQ0s in 2 RTC seconds, want %u -25%%/+10%%%s", n,
+	      2 * IRQ0_HZ, ok ? "" : " (RTC seconds did not advance)");
 }
 
 static void test_pit_ch2_gate(void)
@@ -140,9 +145,12 @@ static void test_rtc_irq8(void)
 	 * software-emulated (the KVM test VM) one IRQ8 with its handler and
 	 * exits takes up to ~1 ms, so at 1024 Hz periods pass while the flag
 	 * is still set and the RTC (like the chip) merges them. At 256 Hz
-	 * both bounds can be tight. */
-	check(ok && n >= 256 * 85 / 100 && n <= 256 * 115 / 100,
-	      "timer-rtc-irq8", "%u IRQ8s in 100 PIT ticks, want 217..294%s", n,
+	 * they merge only when the host is loaded: 211 (82%) with the
+	 * kernel's PIT beside two other test VMs. The lower bound is 70%,
+	 * still far from the next rates (128 and 512 Hz) a wrong divider
+	 * would give. */
+	check(ok && n >= 256 * 70 / 100 && n <= 256 * 115 / 100,
+	      "timer-rtc-irq8", "%u IRQ8s in 100 PIT ticks, want 179..294%s", n,
 	      ok ? "" : " (no IRQ0)");
 }
 

@@ -115,9 +115,11 @@ initcall_blacklist=ftrace_check_for_weak_functions,trace_eval_init")
 
 # guest_machine CONFIG: the -machine value of a benchmark configuration
 # irqchip:ioreq[:OPT,...] (CONFIGS of net-bench.sh and ide-linux-bench.sh):
-# "irqchip=kernel,ioreq=dm,ioeventfd=on" for kernel:dm:ioeventfd=on.
+# "irqchip=kernel,ioreq=dm,ioeventfd=on" for kernel:dm:ioeventfd=on;
+# "pc" (minivmm's default options) for default.
 guest_machine() {
 	local ic=${1%%:*} rest=${1#*:}
+	[ "$1" = default ] && { echo pc; return; }
 	case $rest in
 	*:*) echo "irqchip=$ic,ioreq=${rest%%:*},${rest#*:}" ;;
 	*) echo "irqchip=$ic,ioreq=$rest" ;;

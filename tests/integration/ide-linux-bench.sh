@@ -37,14 +37,16 @@
 #              bench-guest target (tests/integration/bench-guest.sh) reads it
 #   CONFIGS    minivmm configurations, irqchip:ioreq[:OPT,...], every OPT
 #              appended to -machine (kernel:dm:ioeventfd=on runs -machine
-#              irqchip=kernel,ioreq=dm,ioeventfd=on); default "user:dm
-#              user:inline user:poll kernel:dm kernel:inline kernel:poll".
+#              irqchip=kernel,ioreq=dm,ioeventfd=on), or default (no
+#              option: what minivmm picks, -machine pc); default "default
+#              user:dm user:inline user:poll kernel:dm kernel:inline
+#              kernel:poll".
 #              A configuration that names ioeventfd or irqfd runs on virtio
 #              only (both act on virtio queues and MSI-X vectors only).
 #   MIN_RATIO  0.8: exit 1 when a figure of minivmm's default options
-#              (user:dm) on IDE is below this fraction of QEMU's IDE figure,
-#              or missing; 0 disables. No check without user:dm on IDE or
-#              without QEMU; the virtio rows are for information.
+#              (config default) on IDE is below this fraction of QEMU's IDE
+#              figure, or missing; 0 disables. No check without default on
+#              IDE or without QEMU; the virtio rows are for information.
 #   WARMUP     4: seconds of guest time of untimed 512 B writes and reads
 #              before the first row (0: none). The first seconds after
 #              boot are slower on both VMMs: without it, the first timed
@@ -64,7 +66,7 @@ name=ide-linux-bench
 minivmm=$(realpath "${1:-${MINIVMM:-./minivmm}}")
 work=${WORK:-build/ide-bench}
 disks=${DISKS:-ide virtio}
-configs=${CONFIGS:-"user:dm user:inline user:poll kernel:dm kernel:inline kernel:poll"}
+configs=${CONFIGS:-"default user:dm user:inline user:poll kernel:dm kernel:inline kernel:poll"}
 qemu=${QEMU:-qemu-system-x86_64}
 min_s=${MIN_S:-1}
 reps=${REPS:-3}
@@ -249,6 +251,10 @@ row() {
 }
 if [ -b /dev/$dev ]; then
 	echo "IDEBENCH disk \$(cat /sys/block/$dev/size) sectors, libata dma=\$(cat /sys/module/libata/parameters/dma 2>/dev/null || echo -), irq \$(grep -E '$irqs' /proc/interrupts | head -n 1 | cut -c1-60)"
+	# the guest's clocks differ per boot on a software CPU (TSC
+	# calibration, a clocksource switch): printed for the log
+	echo "IDEBENCH clock source \$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null) event \$(cat /sys/devices/system/clockevents/clockevent0/current_device 2>/dev/null)"
+	dmesg | grep -iE 'tsc:|clocksource|hrtimer' | head -n 12 | sed 's/^/IDEBENCH dmesg /'
 	# warm-up, untimed: 512 B writes then reads for WARMUP s of guest time
 	w=0
 	while awk -v w=\$w 'BEGIN { exit !(w < $warmup) }'; do
@@ -467,12 +473,16 @@ for n in "${names[@]}"; do
 done
 
 # The regression check: minivmm's default options on IDE against QEMU.
-def="ide user:dm"
+def="ide default"
+if [ -n "${RAN[$def]:-}" ]; then
+	# the irqchip the defaults chose (kernel where KVM has one)
+	echo "default options ran as: $(grep -ao 'minivmm stats (.*)' "$work/ide-default.log" | head -n 1)"
+fi
 status=0
 if [ "$qemu" = none ] || [ "$min_ratio" = 0 ]; then
 	:
 elif [ -z "${RAN[$def]:-}" ]; then
-	echo "ide-linux-bench: no check against QEMU (needs ide in DISKS and user:dm in CONFIGS)"
+	echo "ide-linux-bench: no check against QEMU (needs ide in DISKS and default in CONFIGS)"
 else
 	low=
 	for c in $cols; do

@@ -1,6 +1,9 @@
 /* The ioreq protocol under concurrent vCPU threads, in every dispatch mode. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "ioreq/dm.h"
@@ -176,6 +179,45 @@ Test(ioreq, string_io_is_one_request)
 	cr_assert_eq(str_seen, 256);
 	cr_assert_eq(buf[255], 0xfffe);
 	cr_assert_eq(dm.io.r[0].reads, 1);
+	dm_destroy(&dm);
+}
+
+/* -trace: an event line shares the ioreq lines' clock and format (time
+ * first, then who); nothing is written without -trace; a long event is
+ * cut, not overflowed. */
+Test(ioreq, trace_event_lines)
+{
+	struct dm dm;
+	cr_assert_eq(dm_init(&dm, DM_MODE_INLINE, 1), 0);
+	dm_trace_event(&dm, "pic", "intr=%d", 1); /* no trace: no-op */
+	char *text = NULL;
+	size_t len = 0;
+	dm.trace = open_memstream(&text, &len);
+	cr_assert_not_null(dm.trace);
+	bus_register(&dm.io, 0x1f0, 2, &str_ops, NULL, "str");
+	uint16_t w = 0;
+	dm_access(&dm, 0, IOREQ_TYPE_PIO, 0x1f0, 2, false, &w, 1);
+	dm_trace_event(&dm, "vcpu0", "inject vector=0x%x", 0x3e);
+	char big[400];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	dm_trace_event(&dm, "pic", "%s", big);
+	fclose(dm.trace);
+	dm.trace = NULL;
+	long long t1 = 0, t2 = 0;
+	char who[16] = "", ev[64] = "";
+	const char *l2 = strchr(text, '\n');
+	cr_assert_not_null(l2);
+	cr_assert_eq(sscanf(text, "%lld vcpu0 pio R", &t1), 1);
+	cr_assert_eq(sscanf(l2 + 1, "%lld %15s %63[^\n]", &t2, who, ev), 3);
+	cr_assert(t2 >= t1 && t1 > 0);
+	cr_assert_str_eq(who, "vcpu0");
+	cr_assert_str_eq(ev, "inject vector=0x3e");
+	const char *l3 = strchr(l2 + 1, '\n');
+	cr_assert_not_null(l3);
+	cr_assert(strlen(l3 + 1) < 200, "the long event is cut");
+	cr_assert_eq(l3[strlen(l3) - 1], '\n');
+	free(text);
 	dm_destroy(&dm);
 }
 
