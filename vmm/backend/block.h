@@ -54,6 +54,7 @@ struct blk_stats {
 	uint64_t read_bytes, write_bytes; /* of successful requests */
 	uint64_t errors;		  /* requests completed with err < 0 */
 	uint64_t syncs;			  /* fdatasync() calls made */
+	uint64_t error_lines; /* host-error lines printed (rate-limited) */
 };
 
 /*
