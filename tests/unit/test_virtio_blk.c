@@ -549,6 +549,55 @@ Test(virtio_blk, host_errors_become_ioerr)
 	request(r, 0, VIRTIO_BLK_T_OUT, 0, &w, 1, false);
 	cr_assert_eq(run_one(r, 0, 1), VIRTIO_BLK_S_IOERR);
 	cr_assert_eq(status(r), 0x0f);
+	/* an IN that fails before any byte: the status byte alone */
+	cr_assert_eq(blk_test_swap_fd(r->blk, r->path, O_WRONLY), 0);
+	struct vring_buf rd = {DATA, 4096, true};
+	request(r, 1, VIRTIO_BLK_T_IN, 0, &rd, 1, false);
+	cr_assert_eq(run_one(r, 1, 1), VIRTIO_BLK_S_IOERR);
+	/* the image back: the same queue carries on */
+	cr_assert_eq(blk_test_swap_fd(r->blk, r->path, O_RDWR), 0);
+	request(r, 2, VIRTIO_BLK_T_OUT, 0, &w, 1, false);
+	cr_assert_eq(run_one(r, 2, 1), VIRTIO_BLK_S_OK);
+	rig_free(r);
+}
+
+/* A host read error after a short read: IOERR, the used length counts the
+ * bytes read before it and the status byte, the interrupt fires, and the
+ * queue serves the next request. A failed flush (fdatasync on a device
+ * that cannot sync) is IOERR too. */
+Test(virtio_blk, host_read_and_flush_errors_become_ioerr)
+{
+	struct rig *r = rig_new(false, NULL);
+	drv_init(r, F_V1 | F_FLUSH, 16);
+	char *shortp;
+	cr_assert_gt(asprintf(&shortp, "%s/short.img", dir), 0);
+	int fd = open(shortp, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	uint8_t two[2048];
+	for (int i = 0; i < 2048; i++)
+		two[i] = pat(i);
+	cr_assert_eq(pwrite(fd, two, sizeof(two), 0), 2048);
+	close(fd);
+	cr_assert_eq(blk_test_swap_fd(r->blk, shortp, O_RDWR), 0);
+	memset(r->ram + DATA, 0xcc, 8192);
+	unsigned irqs = virtio_blk_dev(r->vb)->interrupts;
+	struct vring_buf d[2] = {{DATA, 1024, true}, {DATA + 4096, 3072, true}};
+	request(r, 0, VIRTIO_BLK_T_IN, 0, d, 2, false);
+	cr_assert_eq(run_one(r, 0, 2048 + 1), VIRTIO_BLK_S_IOERR);
+	cr_assert_eq(virtio_blk_dev(r->vb)->interrupts, irqs + 1);
+	cr_assert_eq(memcmp(r->ram + DATA, two, 1024), 0);
+	cr_assert_eq(memcmp(r->ram + DATA + 4096, two + 1024, 1024), 0);
+	/* a read inside what the file has works */
+	struct vring_buf ok = {DATA, 512, true};
+	request(r, 1, VIRTIO_BLK_T_IN, 2, &ok, 1, false);
+	cr_assert_eq(run_one(r, 1, 513), VIRTIO_BLK_S_OK);
+	cr_assert_eq(memcmp(r->ram + DATA, two + 1024, 512), 0);
+	/* a write whose target cannot sync, then FLUSH */
+	cr_assert_eq(blk_test_swap_fd(r->blk, "/dev/null", O_RDWR), 0);
+	request(r, 2, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, false);
+	cr_assert_eq(run_one(r, 2, 1), VIRTIO_BLK_S_IOERR);
+	cr_assert_eq(status(r), 0x0f, "the device is not broken");
+	cr_assert_eq(virtio_blk_stats(r->vb)->ioerrs, 2);
+	free(shortp);
 	rig_free(r);
 }
 
