@@ -380,18 +380,20 @@ static void report_error(struct raw_blk *rb, const struct blk_req *req,
 		rb->err_hidden++;
 		return;
 	}
-	char what[96], more[64] = "";
+	char what[128], more[64] = "";
 	if (req->op == BLK_FLUSH)
-		snprintf(what, sizeof(what), "flush (fdatasync)");
+		snprintf(what, sizeof(what), "flush (fdatasync) failed");
 	else
-		snprintf(what, sizeof(what), "%s of %zu bytes at offset %llu",
+		snprintf(what, sizeof(what),
+			 "%s of %zu bytes at offset %llu failed at offset %llu",
 			 req->op == BLK_READ ? "read" : "write", len,
-			 (unsigned long long)req->offset);
+			 (unsigned long long)req->offset,
+			 (unsigned long long)(req->offset + req->moved));
 	if (rb->err_hidden)
 		snprintf(more, sizeof(more), "; %llu more since the last line",
 			 (unsigned long long)rb->err_hidden);
 	fprintf(stderr,
-		"minivmm: %s: host %s failed: %s (the guest gets a device "
+		"minivmm: %s: host %s: %s (the guest gets a device "
 		"error%s)\n",
 		rb->blk.name, what, strerror(-err), more);
 	rb->err_lines++;
