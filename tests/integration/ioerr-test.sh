@@ -16,7 +16,8 @@
 #   dd oflag=direct into the bad range fails with an I/O error, so does
 #   dd iflag=direct from it; the kernel log names the error (libata's
 #   { UNC } / { ABRT }, the block layer's "I/O error, dev X, sector
-#   2048"); a write and read outside the range afterwards work.
+#   2048"; for IDE the read is a media error with the failing LBA in the
+#   result registers); a write and read outside the range afterwards work.
 # Each run: minivmm's stderr has the backend's one-line report (not one a
 # sector) and it ends with status 0 when the guest ends.
 #
@@ -185,14 +186,16 @@ EOF
 		res "linux-$kind-exit" $((rc == 0)) "minivmm status $rc (log $log)"
 		tr -d '\r' <"$log" >"$log.txt"
 		if [ $kind = ide ]; then
-			kern=('LX dmesg .*ata1.00: .*\{ ABRT \}.*'
-				'LX dmesg .*ata1.00: .*\{ UNC \}.*')
+			kern=('LX dmesg .*ata1.00: error: \{ ABRT \}'
+				'LX dmesg .*ata1.00: error: \{ UNC \}'
+				'LX dmesg .*res 41/40:08:00:08:00/.*media error.*'
+				'LX dmesg .*Sense Key : Medium Error.*')
 		else
 			kern=()
 		fi
 		expect "linux-$kind" "$log.txt" \
-			'LX write-bad rc=1 .*I/O error.*' \
-			'LX read-bad rc=1 .*I/O error.*' \
+			'LX write-bad rc=1 .*Input/output error.*' \
+			'LX read-bad rc=1 .*Input/output error.*' \
 			'LX write-good rc=0' 'LX read-good cmp=0' \
 			"LX dmesg .*I/O error, dev $dev, sector 2048 op 0x1:.WRITE.*" \
 			"LX dmesg .*I/O error, dev $dev, sector 2048 op 0x0:.READ.*" \
