@@ -644,6 +644,12 @@ Test(block, host_error_lines_are_rate_limited)
 	blk_get_stats(b, &st);
 	cr_assert_eq(st.errors, 52);
 	cr_assert_eq(st.error_lines, 1);
+	/* a read error has its own line, once */
+	cr_assert_eq(blk_test_swap_fd(b, p, O_WRONLY), 0);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(run1(b, BLK_READ, 0, buf, sizeof(buf)), -EBADF);
+	blk_get_stats(b, &st);
+	cr_assert_eq(st.error_lines, 2);
 	blk_close(b);
 	free(p);
 }

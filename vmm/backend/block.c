@@ -50,8 +50,11 @@ struct raw_blk {
 	unsigned outstanding; /* submitted, done() not yet called */
 	bool stopping;
 	struct blk_stats st;
-	/* Host I/O errors: one stderr line, then at most one a gap. */
-	uint64_t err_lines, err_hidden, err_last_ns;
+	/* Host I/O errors, per operation (read, write, flush): one stderr
+	 * line, then at most one each ERR_LINE_GAP_NS. */
+	struct err_rate {
+		uint64_t lines, hidden, last_ns;
+	} errs[3];
 	pthread_t workers[NR_WORKERS];
 	int nworkers;
 };
@@ -369,15 +372,17 @@ static uint64_t now_ns(void)
 /*
  * Lock held. A host I/O error on req (what the guest did wrong, such as
  * writing a read-only image, never gets here): one line on stderr, then
- * at most one per ERR_LINE_GAP_NS, which counts the ones not shown. The
+ * at most one per ERR_LINE_GAP_NS for each of read, write and flush,
+ * which counts the ones not shown. The
  * guest sees the device's error status; the VMM goes on (werror=report).
  */
 static void report_error(struct raw_blk *rb, const struct blk_req *req,
 			 size_t len, int err)
 {
+	struct err_rate *e = &rb->errs[req->op];
 	uint64_t now = now_ns();
-	if (rb->err_lines && now - rb->err_last_ns < ERR_LINE_GAP_NS) {
-		rb->err_hidden++;
+	if (e->lines && now - e->last_ns < ERR_LINE_GAP_NS) {
+		e->hidden++;
 		return;
 	}
 	char what[128], more[64] = "";
@@ -389,17 +394,17 @@ static void report_error(struct raw_blk *rb, const struct blk_req *req,
 			 req->op == BLK_READ ? "read" : "write", len,
 			 (unsigned long long)req->offset,
 			 (unsigned long long)(req->offset + req->moved));
-	if (rb->err_hidden)
+	if (e->hidden)
 		snprintf(more, sizeof(more), "; %llu more since the last line",
-			 (unsigned long long)rb->err_hidden);
+			 (unsigned long long)e->hidden);
 	fprintf(stderr,
 		"minivmm: %s: host %s: %s (the guest gets a device "
 		"error%s)\n",
 		rb->blk.name, what, strerror(-err), more);
-	rb->err_lines++;
+	e->lines++;
 	rb->st.error_lines++;
-	rb->err_hidden = 0;
-	rb->err_last_ns = now;
+	e->hidden = 0;
+	e->last_ns = now;
 }
 
 static void run_req(struct raw_blk *rb, struct blk_req *req)
@@ -747,11 +752,14 @@ void blk_close(struct blk *b)
 		close(rb->efd);
 	if (rb->fd >= 0)
 		close(rb->fd); /* drops the flock */
-	if (rb->err_hidden)
+	uint64_t hidden = 0;
+	for (int i = 0; i < 3; i++)
+		hidden += rb->errs[i].hidden;
+	if (hidden)
 		fprintf(stderr,
 			"minivmm: %s: %llu more host I/O errors not shown "
 			"(each reported to the guest)\n",
-			rb->blk.name, (unsigned long long)rb->err_hidden);
+			rb->blk.name, (unsigned long long)hidden);
 	pthread_cond_destroy(&rb->work);
 	pthread_cond_destroy(&rb->done);
 	pthread_mutex_destroy(&rb->lock);
