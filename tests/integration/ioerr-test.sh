@@ -11,13 +11,16 @@
 #   flushes, the first sector not moved in the address registers; CHECK
 #   CONDITION, MEDIUM ERROR with the block in the sense data), and the
 #   commands after it must work. Run 1: EIO on reads and writes (disk and
-#   CD); run 2: ENOSPC on writes, and the next flush after one fails.
+#   CD); run 2: ENOSPC on writes, and the next flush after one fails
+#   (and every flush after that: a failed host flush is sticky).
 # - stock Linux with Debian's ata_piix (sda) and virtio_blk (vda):
 #   dd oflag=direct into the bad range fails with an I/O error, so does
 #   dd iflag=direct from it; the kernel log names the error (libata's
 #   { UNC } / { ABRT }, the block layer's "I/O error, dev X, sector
 #   2048"; for IDE the read is a media error with the failing LBA in the
-#   result registers); a write and read outside the range afterwards work.
+#   result registers); with the shim's next fdatasync failing too,
+#   dd conv=fsync fails (the flush), twice (sticky); a write and read
+#   outside the range afterwards work.
 # Each run: minivmm's stderr has the backend's one-line report (not one a
 # sector) and it ends with status 0 when the guest ends.
 #
@@ -124,9 +127,11 @@ expect small-enospc "$log" \
 	'IE dma-read-bad st=50 .*' 'IE dma-read-bad good=4' \
 	'IE pio-read-bad sectors=4 good=2' 'IE pio-read-bad st=50 .*' \
 	'IE pio-write-bad st=41 er=4 lba=2050' \
-	'IE flush st=41 er=4 .*' 'IE flush-again st=50 .*' \
+	'IE flush st=41 er=4 .*' 'IE flush-again st=41 er=4 .*' \
 	'IE dma-read-good good=8' 'DONE'
 check_stderr small-enospc "$log" 'No space left on device'
+n=$(grep -c 'every later flush of this image fails too' "$log.err")
+res small-enospc-flush-sticky-stderr $((n == 1)) "$n lines on the sticky flush error"
 
 # ---- stock Linux: ata_piix and virtio_blk ----
 if [ "$with_linux" = 1 ]; then
@@ -158,8 +163,14 @@ dd if=/tmp/pat of=/dev/$dev bs=4096 seek=256 count=1 oflag=direct \\
 echo "LX write-bad rc=\$? \$(tr '\n' ' ' </tmp/err)"
 dd if=/dev/$dev of=/dev/null bs=4096 skip=256 count=1 iflag=direct 2>/tmp/err
 echo "LX read-bad rc=\$? \$(tr '\n' ' ' </tmp/err)"
+dd if=/tmp/pat of=/dev/$dev bs=4096 seek=32 count=1 oflag=direct \\
+	conv=notrunc,fsync 2>/tmp/err
+echo "LX flush-bad rc=\$? \$(tr '\n' ' ' </tmp/err)"
+dd if=/tmp/pat of=/dev/$dev bs=4096 seek=48 count=1 oflag=direct \\
+	conv=notrunc,fsync 2>/tmp/err
+echo "LX flush-again rc=\$? \$(tr '\n' ' ' </tmp/err)"
 dd if=/tmp/pat of=/dev/$dev bs=4096 seek=16 count=1 oflag=direct \\
-	conv=notrunc,fsync status=none
+	conv=notrunc status=none
 echo "LX write-good rc=\$?"
 dd if=/dev/$dev of=/tmp/back bs=4096 skip=16 count=1 iflag=direct status=none
 cmp -s /tmp/pat /tmp/back
@@ -179,7 +190,7 @@ EOF
 		fi
 		log=$work/linux-$kind.log
 		t0=$SECONDS
-		vm "$log" rw EIO -kernel "$linux/vmlinuz" \
+		vm "$log" rwf EIO -kernel "$linux/vmlinuz" \
 			-initrd "$work/initramfs-$kind.cpio" \
 			-append "$GUEST_APPEND" -m 256 -drive "$drive"
 		echo "linux $kind: $((SECONDS - t0)) s, minivmm status $rc"
@@ -189,13 +200,16 @@ EOF
 			kern=('LX dmesg .*ata1.00: error: \{ ABRT \}'
 				'LX dmesg .*ata1.00: error: \{ UNC \}'
 				'LX dmesg .*res 41/40:08:00:08:00/.*media error.*'
-				'LX dmesg .*Sense Key : Medium Error.*')
+				'LX dmesg .*Sense Key : Medium Error.*'
+				'LX dmesg .*failed command: FLUSH CACHE.*')
 		else
 			kern=()
 		fi
 		expect "linux-$kind" "$log.txt" \
 			'LX write-bad rc=1 .*Input/output error.*' \
 			'LX read-bad rc=1 .*Input/output error.*' \
+			'LX flush-bad rc=1 .*Input/output error.*' \
+			'LX flush-again rc=1 .*Input/output error.*' \
 			'LX write-good rc=0' 'LX read-good cmp=0' \
 			"LX dmesg .*I/O error, dev $dev, sector 2048 op 0x1:.WRITE.*" \
 			"LX dmesg .*I/O error, dev $dev, sector 2048 op 0x0:.READ.*" \

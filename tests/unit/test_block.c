@@ -626,6 +626,30 @@ Test(block, short_transfer_then_error_reports_moved)
 	free(p);
 }
 
+/* A failed fdatasync may have lost data the kernel will not report
+ * again: every later flush fails, although the file could sync now. */
+Test(block, failed_flush_is_sticky)
+{
+	char *p = make_image("d.img", 4096);
+	struct blk *b = open_img(p, false, false, BLK_CACHE_WRITEBACK);
+	cr_assert_not_null(b, "%s", errbuf);
+	cr_assert_eq(run1(b, BLK_FLUSH, 0, NULL, 0), 0);
+	cr_assert_eq(blk_test_swap_fd(b, "/dev/null", O_RDWR), 0);
+	cr_assert_eq(run1(b, BLK_FLUSH, 0, NULL, 0), -EINVAL);
+	cr_assert_eq(blk_test_swap_fd(b, p, O_RDWR), 0);
+	cr_assert_eq(run1(b, BLK_FLUSH, 0, NULL, 0), -EIO);
+	cr_assert_eq(run1(b, BLK_FLUSH, 0, NULL, 0), -EIO);
+	uint8_t buf[512] = {0};
+	cr_assert_eq(run1(b, BLK_WRITE, 0, buf, sizeof(buf)), 0,
+		     "writes go on");
+	struct blk_stats st;
+	blk_get_stats(b, &st);
+	cr_assert_eq(st.syncs, 2, "no fdatasync after the failure");
+	cr_assert_eq(st.errors, 3);
+	blk_close(b);
+	free(p);
+}
+
 /* Host errors in a burst: every one counted, one stderr line. */
 Test(block, host_error_lines_are_rate_limited)
 {

@@ -55,6 +55,8 @@ struct raw_blk {
 	struct err_rate {
 		uint64_t lines, hidden, last_ns;
 	} errs[3];
+	bool flush_failed; /* a flush failed: all later ones fail (do_flush) */
+	bool flush_told;   /* and the error line said so */
 	pthread_t workers[NR_WORKERS];
 	int nworkers;
 };
@@ -292,17 +294,35 @@ static int do_rw(struct raw_blk *rb, struct blk_req *req, size_t len)
 	return 0;
 }
 
+/*
+ * A failed fdatasync() is sticky: the kernel may have dropped the dirty
+ * pages it could not write and reports that only once, so a later
+ * fdatasync() can succeed although data the guest wrote before is lost.
+ * Every later flush of the image fails (-EIO) instead, without asking
+ * the kernel, and the guest is never told its data is safe when it may
+ * not be. Only a new minivmm process clears it.
+ */
 static int do_flush(struct raw_blk *rb)
 {
 	if (rb->blk.readonly)
 		return 0;
 	pthread_mutex_lock(&rb->lock);
-	rb->st.syncs++;
+	bool failed = rb->flush_failed;
+	if (!failed)
+		rb->st.syncs++;
 	pthread_mutex_unlock(&rb->lock);
-	while (fdatasync(rb->fd) < 0)
+	if (failed)
+		return -EIO;
+	int err = 0;
+	while (!err && fdatasync(rb->fd) < 0)
 		if (errno != EINTR)
-			return -errno;
-	return 0;
+			err = -errno;
+	if (!err)
+		return 0;
+	pthread_mutex_lock(&rb->lock);
+	rb->flush_failed = true;
+	pthread_mutex_unlock(&rb->lock);
+	return err;
 }
 
 /* The checks that need no I/O; 0 or the request's error. */
@@ -381,7 +401,10 @@ static void report_error(struct raw_blk *rb, const struct blk_req *req,
 {
 	struct err_rate *e = &rb->errs[req->op];
 	uint64_t now = now_ns();
-	if (e->lines && now - e->last_ns < ERR_LINE_GAP_NS) {
+	/* The first flush error is never rate-limited away: it says what
+	 * happens to every flush after it. */
+	bool first_flush = req->op == BLK_FLUSH && !rb->flush_told;
+	if (e->lines && now - e->last_ns < ERR_LINE_GAP_NS && !first_flush) {
 		e->hidden++;
 		return;
 	}
@@ -397,10 +420,14 @@ static void report_error(struct raw_blk *rb, const struct blk_req *req,
 	if (e->hidden)
 		snprintf(more, sizeof(more), "; %llu more since the last line",
 			 (unsigned long long)e->hidden);
-	fprintf(stderr,
-		"minivmm: %s: host %s: %s (the guest gets a device "
-		"error%s)\n",
-		rb->blk.name, what, strerror(-err), more);
+	fprintf(
+	    stderr,
+	    "minivmm: %s: host %s: %s (the guest gets a device error%s)%s\n",
+	    rb->blk.name, what, strerror(-err), more,
+	    first_flush ? "; data written before it may be lost, so every "
+			  "later flush of this image fails too"
+			: "");
+	rb->flush_told |= first_flush;
 	e->lines++;
 	rb->st.error_lines++;
 	e->hidden = 0;
