@@ -646,6 +646,7 @@ Test(block, failed_flush_is_sticky)
 	blk_get_stats(b, &st);
 	cr_assert_eq(st.syncs, 2, "no fdatasync after the failure");
 	cr_assert_eq(st.errors, 3);
+	cr_assert_eq(st.error_lines, 1, "the later ones within the gap");
 	blk_close(b);
 	free(p);
 }

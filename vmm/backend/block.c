@@ -410,7 +410,9 @@ static void report_error(struct raw_blk *rb, const struct blk_req *req,
 	}
 	char what[128], more[64] = "";
 	if (req->op == BLK_FLUSH)
-		snprintf(what, sizeof(what), "flush (fdatasync) failed");
+		snprintf(what, sizeof(what), "%s",
+			 first_flush ? "flush (fdatasync) failed"
+				     : "flush failed (an earlier one did)");
 	else
 		snprintf(what, sizeof(what),
 			 "%s of %zu bytes at offset %llu failed at offset %llu",
