@@ -18,7 +18,8 @@
 #   dd iflag=direct from it; the kernel log names the error (libata's
 #   { UNC } / { ABRT }, the block layer's "I/O error, dev X, sector
 #   2048"; for IDE the read is a media error with the failing LBA in the
-#   result registers); with the shim's next fdatasync failing too,
+#   result registers, so a read of 2040-2063 fails at 2048 in the guest's
+#   log, where virtio-blk, which cannot say, fails at 2040); with the shim's next fdatasync failing too,
 #   dd conv=fsync fails (the flush), twice (sticky); a write and read
 #   outside the range afterwards work.
 # Each run: minivmm's stderr has the backend's one-line report (not one a
@@ -163,6 +164,10 @@ dd if=/tmp/pat of=/dev/$dev bs=4096 seek=256 count=1 oflag=direct \\
 echo "LX write-bad rc=\$? \$(tr '\n' ' ' </tmp/err)"
 dd if=/dev/$dev of=/dev/null bs=4096 skip=256 count=1 iflag=direct 2>/tmp/err
 echo "LX read-bad rc=\$? \$(tr '\n' ' ' </tmp/err)"
+dmesg -c >/tmp/dmesg
+dd if=/dev/$dev of=/dev/null bs=12288 skip=85 count=1 iflag=direct 2>/tmp/err
+echo "LX read-span rc=\$? \$(tr '\n' ' ' </tmp/err)"
+dmesg -c | tee -a /tmp/dmesg | grep 'I/O error' | sed 's/^/LX span /'
 dd if=/tmp/pat of=/dev/$dev bs=4096 seek=32 count=1 oflag=direct \\
 	conv=notrunc,fsync 2>/tmp/err
 echo "LX flush-bad rc=\$? \$(tr '\n' ' ' </tmp/err)"
@@ -175,7 +180,8 @@ echo "LX write-good rc=\$?"
 dd if=/dev/$dev of=/tmp/back bs=4096 skip=16 count=1 iflag=direct status=none
 cmp -s /tmp/pat /tmp/back
 echo "LX read-good cmp=\$?"
-dmesg | sed 's/^/LX dmesg /'
+dmesg >>/tmp/dmesg
+sed 's/^/LX dmesg /' /tmp/dmesg
 echo "LX DONE"
 poweroff -f
 EOF
@@ -196,6 +202,13 @@ EOF
 		echo "linux $kind: $((SECONDS - t0)) s, minivmm status $rc"
 		res "linux-$kind-exit" $((rc == 0)) "minivmm status $rc (log $log)"
 		tr -d '\r' <"$log" >"$log.txt"
+		# one read of sectors 2040-2063: libata's UNC at 2048 lets sd
+		# complete the first half; virtio-blk cannot say where
+		if [ $kind = ide ]; then
+			span=2048
+		else
+			span=2040
+		fi
 		if [ $kind = ide ]; then
 			kern=('LX dmesg .*ata1.00: error: \{ ABRT \}'
 				'LX dmesg .*ata1.00: error: \{ UNC \}'
@@ -210,6 +223,8 @@ EOF
 			'LX read-bad rc=1 .*Input/output error.*' \
 			'LX flush-bad rc=1 .*Input/output error.*' \
 			'LX flush-again rc=1 .*Input/output error.*' \
+			'LX read-span rc=1 .*Input/output error.*' \
+			"LX span .*I/O error, dev $dev, sector $span op 0x0:.READ.*" \
 			'LX write-good rc=0' 'LX read-good cmp=0' \
 			"LX dmesg .*I/O error, dev $dev, sector 2048 op 0x1:.WRITE.*" \
 			"LX dmesg .*I/O error, dev $dev, sector 2048 op 0x0:.READ.*" \
