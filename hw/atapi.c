@@ -92,7 +92,9 @@ struct atapi {
 	uint8_t media_event; /* pending GESN media event code */
 	uint16_t read_speed; /* kB/s, as set by SET CD SPEED */
 	uint8_t sense_key;
-	uint16_t asc; /* ASC << 8 | ASCQ */
+	uint16_t asc;	 /* ASC << 8 | ASCQ */
+	bool info_valid; /* the sense's information field: a failed read's */
+	uint32_t info;	 /* first block not read */
 	/* The transport's atapi_set_medium_hook(). */
 	void (*changed)(void *opaque, struct atapi *a);
 	void *changed_opaque;
@@ -148,6 +150,7 @@ static void fail(struct atapi *a, struct atapi_result *res, uint8_t key,
 {
 	a->sense_key = key;
 	a->asc = asc;
+	a->info_valid = false;
 	res->status = ATAPI_CHECK_CONDITION;
 }
 
@@ -160,6 +163,7 @@ static void good(struct atapi *a, struct atapi_result *res)
 {
 	a->sense_key = SENSE_NONE;
 	a->asc = ASC_NONE;
+	a->info_valid = false;
 	res->status = ATAPI_GOOD;
 }
 
@@ -200,6 +204,10 @@ static void cmd_request_sense(struct atapi *a, const uint8_t *cdb,
 	 * in reply by drives that do not support it. */
 	memset(b, 0, 18);
 	b[0] = 0x70; /* current error, fixed format */
+	if (a->info_valid) {
+		b[0] |= 0x80; /* VALID: bytes 3-6 hold the failing block */
+		put_be(b + 3, 4, a->info);
+	}
 	b[2] = a->sense_key;
 	b[7] = 10; /* additional sense length */
 	b[12] = a->asc >> 8;
@@ -988,11 +996,13 @@ struct blk *atapi_medium(struct atapi *a)
 	return a->medium;
 }
 
-void atapi_read_failed(struct atapi *a, int err)
+void atapi_read_failed(struct atapi *a, int err, uint64_t lba)
 {
 	if (err < 0) {
 		a->sense_key = SENSE_MEDIUM_ERROR;
 		a->asc = ASC_UNRECOVERED_READ;
+		a->info_valid = true;
+		a->info = clamp32(lba);
 	}
 }
 
@@ -1007,6 +1017,7 @@ void atapi_reset(struct atapi *a)
 	 * not been told. */
 	a->sense_key = SENSE_NONE;
 	a->asc = ASC_NONE;
+	a->info_valid = false;
 }
 
 bool atapi_locked(const struct atapi *a)

@@ -65,8 +65,9 @@ void atapi_read_medium_changed(struct atapi *a);
 void atapi_command(struct atapi *a, const uint8_t cdb[12],
 		   struct atapi_result *res);
 /* The transport failed a read the drive asked for (err < 0): record
- * MEDIUM ERROR / unrecovered read error as the current sense. */
-void atapi_read_failed(struct atapi *a, int err);
+ * MEDIUM ERROR / unrecovered read error as the current sense, with lba
+ * (the first block not read) in its information field. */
+void atapi_read_failed(struct atapi *a, int err, uint64_t lba);
 /* Sense key of the last CHECK CONDITION (for the ATA error register's
  * upper nibble). */
 uint8_t atapi_sense_key(const struct atapi *a);

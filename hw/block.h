@@ -24,10 +24,15 @@ struct blk_req {
 	struct iovec iov[BLK_MAX_IOV];
 	int niov;
 	/* err is 0 or a negative errno: -EIO, -ENOSPC, -EROFS (read-only
-	 * image), -EINVAL (beyond the end). On error nothing is known about
-	 * which bytes moved; the device reports the whole command failed. */
+	 * image), -EINVAL (beyond the end). */
 	void (*done)(struct blk_req *req, int err);
 	void *opaque;
+	/* Set by the implementation before done(): on error, how many bytes
+	 * at the start of the request are known to have moved (a short
+	 * transfer before the failing one); 0 when nothing is known. Those
+	 * bytes are good (read into the buffers, or in the image); nothing
+	 * is known about the rest. */
+	uint64_t moved;
 	/* for the implementation */
 	struct blk_req *next;
 	int err;

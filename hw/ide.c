@@ -138,6 +138,7 @@ static void submit_req(struct ide_channel *ch, struct blk *b, enum blk_op op,
 		       uint64_t off, uint64_t bytes,
 		       void (*cb)(struct ide_channel *ch, int err))
 {
+	ch->req.moved = 0; /* what a failure moved; the backend sets it */
 	if (ch->req_busy || !b) {
 		/* A request the backend never finished after a drain, or no
 		 * backend: fail the command rather than reuse the request. */
@@ -278,6 +279,13 @@ static void bm_end(struct ide_channel *ch, enum ide_dma_end how)
 		ch->ctrl->bm->end(ch->ctrl->bm_opaque, ch->idx, how);
 }
 
+/* Image offset of the first byte a failed DMA request did not move. */
+static uint64_t dma_fail_off(const struct ide_channel *ch)
+{
+	uint64_t moved = ch->req.moved;
+	return ch->dma_off + (moved < ch->req_bytes ? moved : ch->req_bytes);
+}
+
 static void dma_fail(struct ide_channel *ch, enum ide_dma_end how, int err)
 {
 	struct ide_drive *d = ch->act;
@@ -286,7 +294,8 @@ static void dma_fail(struct ide_channel *ch, enum ide_dma_end how, int err)
 	bm_end(ch, how);
 	if (d->kind == IDE_CDROM) {
 		if (medium && how == IDE_DMA_DEV_ERR)
-			atapi_read_failed(d->atapi, err);
+			atapi_read_failed(d->atapi, err,
+					  dma_fail_off(ch) / ATAPI_BLOCK_SIZE);
 		if (how == IDE_DMA_DEV_ERR)
 			atapi_fail(ch);
 		else
@@ -294,8 +303,13 @@ static void dma_fail(struct ide_channel *ch, enum ide_dma_end how, int err)
 				    SENSE_ABORTED_COMMAND << 4 | IDE_ER_ABRT);
 		return;
 	}
-	bool unc = how == IDE_DMA_DEV_ERR && ch->dma_to_mem;
-	ide_cmd_error(ch, unc ? IDE_ER_UNC : IDE_ER_ABRT);
+	if (how != IDE_DMA_DEV_ERR) {
+		ide_cmd_abort(ch);
+		return;
+	}
+	/* Where the backend stopped: the sectors before it are in place. */
+	ide_ata_fail_at(ch, dma_fail_off(ch) / IDE_SECTOR,
+			ch->dma_to_mem ? IDE_ER_UNC : IDE_ER_ABRT);
 }
 
 static void dma_finish(struct ide_channel *ch)
@@ -509,11 +523,14 @@ static void atapi_filled(struct ide_channel *ch, int err)
 		atapi_medium_lost(ch);
 		return;
 	}
-	if (err < 0) {
-		atapi_read_failed(ch->act->atapi, err);
+	uint64_t got = ch->req.moved / ATAPI_BLOCK_SIZE;
+	if (err < 0 && (!got || got >= ch->chunk)) {
+		atapi_read_failed(ch->act->atapi, err, ch->lba);
 		atapi_fail(ch);
 		return;
 	}
+	if (err < 0)
+		ch->chunk = got; /* hand these out; the next fill fails */
 	ch->fill = ch->chunk * ATAPI_BLOCK_SIZE;
 	ch->pos = 0;
 	atapi_pio_block(ch, ch->fill, atapi_read_block_done);
@@ -533,7 +550,7 @@ static void atapi_start_read(struct ide_channel *ch, uint64_t lba,
 {
 	struct blk *m = atapi_medium(ch->act->atapi);
 	if (!m) {
-		atapi_read_failed(ch->act->atapi, -ENOMEDIUM);
+		atapi_read_failed(ch->act->atapi, -ENOMEDIUM, lba);
 		atapi_fail(ch);
 		return;
 	}

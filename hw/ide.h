@@ -208,6 +208,7 @@ void ide_dma_start(struct ide_channel *ch, struct blk *b, bool to_mem,
 		   uint64_t off, uint64_t len);
 void ide_finish_write(struct ide_channel *ch);
 /* ATA command on a disk drive (hw/ide_ata.c). */
+void ide_ata_fail_at(struct ide_channel *ch, uint64_t lba, uint8_t error);
 void ide_ata_command(struct ide_channel *ch, struct ide_drive *d, uint8_t cmd);
 void ide_ata_identify(const struct ide_drive *d, uint16_t *id);
 void ide_ata_set_defaults(struct ide_drive *d);

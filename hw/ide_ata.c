@@ -7,7 +7,11 @@
  *
  * Errors: an address or count past the end is IDNF; a backend read error
  * UNC, a backend write or flush error ABRT; write commands to a read-only
- * image are aborted (ABRT) before any data moves.
+ * image are aborted (ABRT) before any data moves. A failed read or write
+ * leaves the first sector it did not move in the address registers (the
+ * sectors before it were transferred: libata/sd complete those), in the
+ * command's addressing mode. A PIO read hands out the sectors a short
+ * backend read did get before it fails at the next one.
  */
 #include "hw/ide.h"
 
@@ -189,10 +193,18 @@ static void set_address(struct ide_channel *ch, struct ide_drive *d,
 	}
 }
 
-static void fail_at(struct ide_channel *ch, uint8_t error)
+void ide_ata_fail_at(struct ide_channel *ch, uint64_t lba, uint8_t error)
 {
-	set_address(ch, ch->act, ch->lba);
+	set_address(ch, ch->act, lba);
 	ide_cmd_error(ch, error);
+}
+
+/* The backend request of ch->chunk sectors at ch->lba failed after moving
+ * req.moved bytes: the whole sectors among them. */
+static uint32_t moved_sectors(const struct ide_channel *ch)
+{
+	uint64_t n = ch->req.moved / IDE_SECTOR;
+	return n < ch->chunk ? (uint32_t)n : ch->chunk;
 }
 
 /* ---- PIO data-in: read ahead into the buffer, hand out DRQ blocks ---- */
@@ -225,10 +237,12 @@ static void read_next_block(struct ide_channel *ch)
 
 static void read_filled(struct ide_channel *ch, int err)
 {
-	if (err < 0) {
-		fail_at(ch, IDE_ER_UNC);
+	if (err < 0 && !moved_sectors(ch)) {
+		ide_ata_fail_at(ch, ch->lba, IDE_ER_UNC);
 		return;
 	}
+	if (err < 0)
+		ch->chunk = moved_sectors(ch); /* the next fill fails */
 	ch->pos = 0;
 	read_next_block(ch);
 }
@@ -263,7 +277,7 @@ static void write_next_block(struct ide_channel *ch)
 static void write_done(struct ide_channel *ch, int err)
 {
 	if (err < 0) {
-		fail_at(ch, IDE_ER_ABRT);
+		ide_ata_fail_at(ch, ch->lba + moved_sectors(ch), IDE_ER_ABRT);
 		return;
 	}
 	ch->lba += ch->chunk;

@@ -149,7 +149,15 @@ static void req_done(struct blk_req *br, int err)
 		for (int i = 0; i < br->niov; i++)
 			bytes += br->iov[i].iov_len;
 	count(s, r, status, bytes);
-	finish(s, r, status, r->used_len);
+	/* Used length: the bytes written into the driver's buffers. A failed
+	 * IN wrote only what the backend moved before the error, then the
+	 * status byte. */
+	uint32_t len = r->used_len;
+	if (err && r->type == VIRTIO_BLK_T_IN)
+		len = 1 + (br->moved < len - 1 ? (uint32_t)br->moved : len - 1);
+	else if (err)
+		len = 1;
+	finish(s, r, status, len);
 	virtq_notify(req_queue(s));
 	if (s->stalled) {
 		s->stalled = false;
@@ -169,6 +177,7 @@ static int submit(struct virtio_blk *s, struct vblk_req *r, enum blk_op op,
 	r->br.offset = off;
 	r->br.done = req_done;
 	r->br.opaque = r;
+	r->br.moved = 0;
 	s->inflight++;
 	if (blk_submit(s->blk, &r->br) < 0) {
 		s->inflight--;

@@ -23,7 +23,10 @@
  *   FLUSH        the backend's flush (fdatasync).
  *   GET_ID       the serial, 20 bytes (NUL-padded), or as many as fit.
  *   other types  VIRTIO_BLK_S_UNSUPP.
- * A data segment outside RAM, or a backend error: IOERR for that request.
+ * A data segment outside RAM, or a backend error (host EIO, ENOSPC, a
+ * failed fdatasync): IOERR for that request, the used length counting only
+ * the status byte and, for IN, the bytes the backend read before the
+ * error; the queue goes on with the next request.
  * No status byte (nothing device-writable), or one outside RAM: the
  * request cannot be answered; the device goes to DEVICE_NEEDS_RESET.
  */

@@ -383,6 +383,7 @@ bool fz_blk_complete(struct fz_blk *k, int err)
 	if (!k->head)
 		k->tail = NULL;
 	int e = fzb_run(k, r);
+	r->moved = err || e ? k->moved : 0;
 	r->done(r, err ? err : e); /* may submit the next one */
 	return true;
 }
@@ -422,6 +423,7 @@ void fz_blk_fini(struct fz_blk *k)
 void fz_blk_action(struct fz_blk *k, unsigned a)
 {
 	static const int errs[] = {0, -EIO, -EINVAL, -ENOSPC};
+	k->moved = (uint64_t)(a >> 3) * 1000;
 	switch (a & 7) {
 	case 0:
 	case 1:

@@ -188,6 +188,7 @@ struct fz_blk {
 	uint64_t cap; /* bytes backed by data; the rest reads as zeros */
 	struct blk_req *head, *tail;
 	int fail_submit; /* errno for the next submit (0: accept) */
+	uint64_t moved;	 /* what a failed request claims it moved (any) */
 };
 
 /* An image of size bytes, the first cap of them stored in store (cleared
@@ -200,7 +201,8 @@ bool fz_blk_complete(struct fz_blk *k, int err);
 /*
  * BACKEND action for block devices: a & 7 = 0 complete one, 1 fail one
  * with -EIO, 2 with -EINVAL, 3 with -ENOSPC, 4 complete all, 5 make the
- * next submit fail with -EIO, 6-7 complete up to 4.
+ * next submit fail with -EIO, 6-7 complete up to 4. A failed request
+ * claims (a >> 3) * 1000 bytes moved, which may be more than it had.
  */
 void fz_blk_action(struct fz_blk *k, unsigned a);
 

@@ -48,6 +48,8 @@ static uint32_t be32(const uint8_t *p)
 
 struct sense {
 	uint8_t key, asc, ascq;
+	bool valid;    /* byte 0 bit 7: info holds a block address */
+	uint32_t info; /* bytes 3-6 */
 };
 
 static struct sense request_sense(struct atapi *a)
@@ -55,9 +57,10 @@ static struct sense request_sense(struct atapi *a)
 	struct atapi_result r = run(a, CMD(0x03, 0, 0, 0, 18));
 	cr_assert_eq(r.status, ATAPI_GOOD);
 	cr_assert_eq(r.len, 18);
-	cr_assert_eq(r.data[0], 0x70);
+	cr_assert_eq(r.data[0] & 0x7f, 0x70);
 	cr_assert_eq(r.data[7], 10);
-	return (struct sense){r.data[2] & 0xf, r.data[12], r.data[13]};
+	return (struct sense){r.data[2] & 0xf, r.data[12], r.data[13],
+			      r.data[0] >> 7, be32(r.data + 3)};
 }
 
 static void expect_check(struct atapi *a, struct cmd c, uint8_t key,
@@ -854,10 +857,14 @@ Test(atapi, read_failed_sets_medium_error)
 	struct atapi *a = loaded();
 	struct atapi_result r = run(a, CMD(0x28, 0, 0, 0, 0, 0, 0, 0, 4));
 	cr_assert_eq(r.read_blocks, 4);
-	atapi_read_failed(a, -5);
+	atapi_read_failed(a, -5, 0x12345);
 	cr_assert_eq(atapi_sense_key(a), SENSE_MEDIUM_ERROR);
 	struct sense s = request_sense(a);
 	cr_assert(s.key == 3 && s.asc == 0x11 && s.ascq == 0);
+	cr_assert(s.valid && s.info == 0x12345, "info %x", s.info);
+	/* the next sense (of a good command) has no address */
+	s = request_sense(a);
+	cr_assert(s.key == 0 && !s.valid);
 	/* reset clears the sense, keeps the medium and the lock */
 	expect_good(a, CMD(0x1e, 0, 0, 0, 1));
 	run(a, CMD(0xff));

@@ -592,6 +592,93 @@ Test(block, enospc_from_full_device)
 	free(p);
 }
 
+static void keep_done(struct blk_req *req, int err)
+{
+	(void)req;
+	(void)err;
+}
+
+/* A read that ends early (end-of-file) fails, and says how much of it
+ * arrived first; a request that cannot start says nothing moved. */
+Test(block, short_transfer_then_error_reports_moved)
+{
+	char *p = make_image("d.img", 8192);
+	struct blk *b = open_img(p, false, false, BLK_CACHE_WRITEBACK);
+	cr_assert_not_null(b, "%s", errbuf);
+	cr_assert_eq(truncate(p, 4096), 0);
+	uint8_t buf[1536];
+	struct blk_req req = {.op = BLK_READ, .offset = 3072, .niov = 1};
+	req.iov[0] = (struct iovec){buf, sizeof(buf)};
+	req.done = keep_done;
+	req.moved = 999;
+	cr_assert_eq(blk_submit(b, &req), 0);
+	blk_drain(b);
+	cr_assert_eq(req.err, -EIO);
+	cr_assert_eq(req.moved, 1024);
+	cr_assert_eq(buf[1023], pat(4095));
+	req.offset = 4096; /* nothing there */
+	req.moved = 999;
+	cr_assert_eq(blk_submit(b, &req), 0);
+	blk_drain(b);
+	cr_assert_eq(req.err, -EIO);
+	cr_assert_eq(req.moved, 0);
+	blk_close(b);
+	free(p);
+}
+
+/* A failed fdatasync may have lost data the kernel will not report
+ * again: every later flush fails, although the file could sync now. */
+Test(block, failed_flush_is_sticky)
+{
+	char *p = make_image("d.img", 4096);
+	struct blk *b = open_img(p, false, false, BLK_CACHE_WRITEBACK);
+	cr_assert_not_null(b, "%s", errbuf);
+	cr_assert_eq(run1(b, BLK_FLUSH, 0, NULL, 0), 0);
+	cr_assert_eq(blk_test_swap_fd(b, "/dev/null", O_RDWR), 0);
+	cr_assert_eq(run1(b, BLK_FLUSH, 0, NULL, 0), -EINVAL);
+	cr_assert_eq(blk_test_swap_fd(b, p, O_RDWR), 0);
+	cr_assert_eq(run1(b, BLK_FLUSH, 0, NULL, 0), -EIO);
+	cr_assert_eq(run1(b, BLK_FLUSH, 0, NULL, 0), -EIO);
+	uint8_t buf[512] = {0};
+	cr_assert_eq(run1(b, BLK_WRITE, 0, buf, sizeof(buf)), 0,
+		     "writes go on");
+	struct blk_stats st;
+	blk_get_stats(b, &st);
+	cr_assert_eq(st.syncs, 2, "no fdatasync after the failure");
+	cr_assert_eq(st.errors, 3);
+	cr_assert_eq(st.error_lines, 1, "the later ones within the gap");
+	blk_close(b);
+	free(p);
+}
+
+/* Host errors in a burst: every one counted, one stderr line. */
+Test(block, host_error_lines_are_rate_limited)
+{
+	char *p = make_image("d.img", 4096);
+	struct blk *b = open_img(p, false, false, BLK_CACHE_WRITEBACK);
+	cr_assert_not_null(b, "%s", errbuf);
+	cr_assert_eq(blk_test_swap_fd(b, "/dev/full", O_RDWR), 0);
+	uint8_t buf[512] = {0};
+	for (int i = 0; i < 50; i++)
+		cr_assert_eq(run1(b, BLK_WRITE, 512, buf, sizeof(buf)),
+			     -ENOSPC);
+	b->readonly = true; /* the guest's fault: no line, not a host error */
+	cr_assert_eq(run1(b, BLK_WRITE, 512, buf, sizeof(buf)), -EROFS);
+	cr_assert_eq(run1(b, BLK_READ, 8192, buf, sizeof(buf)), -EINVAL);
+	struct blk_stats st;
+	blk_get_stats(b, &st);
+	cr_assert_eq(st.errors, 52);
+	cr_assert_eq(st.error_lines, 1);
+	/* a read error has its own line, once */
+	cr_assert_eq(blk_test_swap_fd(b, p, O_WRONLY), 0);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(run1(b, BLK_READ, 0, buf, sizeof(buf)), -EBADF);
+	blk_get_stats(b, &st);
+	cr_assert_eq(st.error_lines, 2);
+	blk_close(b);
+	free(p);
+}
+
 Test(block, efbig_from_file_size_limit)
 {
 	char *p = make_image("d.img", 16384);

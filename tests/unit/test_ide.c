@@ -35,6 +35,13 @@ struct fake_blk {
 	uint64_t last_off, last_len;
 	int last_niov;
 	int fail_next; /* negative errno for the next request */
+	/* A bad byte range [bad_lo, bad_hi): requests of the ops in
+	 * bad_ops (1 << BLK_READ ...) touching it move what lies before it
+	 * and fail with bad_err, as a host file with bad sectors would;
+	 * a flush fails whenever BLK_FLUSH is in bad_ops. */
+	uint64_t bad_lo, bad_hi;
+	unsigned bad_ops;
+	int bad_err;
 };
 
 static uint64_t iov_len(const struct blk_req *r)
@@ -71,6 +78,16 @@ static int fb_run(struct fake_blk *f, struct blk_req *r)
 	f->last_off = off;
 	f->last_len = len;
 	f->last_niov = r->niov;
+	r->moved = 0;
+	int bad = 0;
+	if (f->bad_ops & 1u << r->op) {
+		if (r->op == BLK_FLUSH)
+			return f->bad_err;
+		if (off < f->bad_hi && off + len > f->bad_lo) {
+			bad = f->bad_err;
+			len = off < f->bad_lo ? f->bad_lo - off : 0;
+		}
+	}
 	if (r->op == BLK_FLUSH) {
 		f->flushes++;
 		return 0;
@@ -79,20 +96,35 @@ static int fb_run(struct fake_blk *f, struct blk_req *r)
 		return -EINVAL;
 	if (r->op == BLK_WRITE && f->b.readonly)
 		return -EROFS;
-	for (int i = 0; i < r->niov; i++) {
+	uint64_t end = off + len;
+	for (int i = 0; i < r->niov && off < end; i++) {
 		uint8_t *p = r->iov[i].iov_base;
-		for (size_t k = 0; k < r->iov[i].iov_len; k++, off++) {
+		for (size_t k = 0; k < r->iov[i].iov_len && off < end;
+		     k++, off++) {
 			if (r->op == BLK_READ)
 				p[k] = off < f->cap ? f->data[off] : 0;
 			else if (off < f->cap)
 				f->data[off] = p[k];
 		}
 	}
+	if (bad) {
+		r->moved = len;
+		return bad;
+	}
 	if (r->op == BLK_READ)
 		f->reads++;
 	else
 		f->writes++;
 	return 0;
+}
+
+static void fb_bad(struct fake_blk *f, uint64_t lo, uint64_t hi, unsigned ops,
+		   int err)
+{
+	f->bad_lo = lo;
+	f->bad_hi = hi;
+	f->bad_ops = ops;
+	f->bad_err = err;
 }
 
 static void fb_drain(struct blk *b)
@@ -1150,6 +1182,219 @@ Test(ide, atapi_dma_read10_and_inquiry)
 	cr_assert_eq(memcmp(ram + 0x30008, "MINIVMM ", 8), 0);
 }
 
+/* ---- host I/O errors (EIO, ENOSPC) reaching the guest ---- */
+
+#define BAD_LBA 100 /* sectors 100-107 of the disk fail */
+
+static void bad_disk(unsigned ops, int err)
+{
+	fb_bad(&M->disk, BAD_LBA * 512, (BAD_LBA + 8) * 512, ops, err);
+}
+
+/* The LBA28 address registers. */
+static uint32_t lba28_regs(uint16_t p)
+{
+	return inb(p + 3) | inb(p + 4) << 8 | inb(p + 5) << 16 |
+	       (inb(p + 6) & 0xf) << 24;
+}
+
+Test(ide, ioerr_dma_read_partial_reports_unc_at_first_bad_sector)
+{
+	bad_disk(1u << BLK_READ, -EIO);
+	prd(0x8000, 0, 0x10000, 16 * 512, true);
+	bm_setup(0x8000, true);
+	int e = edges(14);
+	ata28(P0, 0, BAD_LBA - 4, 16, 0xc8);
+	outb(BM_BASE, 0x09);
+	settle();
+	cr_assert_eq(edges(14), e + 1, "the interrupt fires");
+	cr_assert_eq(inb(BM_BASE + 2) & 7, 0x04,
+		     "inactive, interrupt, no BM error");
+	cr_assert_eq(inb(P0 + 7), 0x41, "DRDY|ERR");
+	cr_assert_eq(inb(P0 + 1), 0x40, "UNC");
+	cr_assert_eq(lba28_regs(P0), BAD_LBA, "first sector not read");
+	for (int i = 0; i < 4 * 512; i++)
+		cr_assert_eq(ram[0x10000 + i], expect((BAD_LBA - 4) * 512 + i));
+	outb(BM_BASE, 0x08);
+	/* the next request works */
+	bm_setup(0x8000, true);
+	ata28(P0, 0, 0, 1, 0xc8);
+	outb(BM_BASE, 0x09);
+	settle();
+	cr_assert_eq(inb(P0 + 7), 0x50);
+	cr_assert_eq(inb(P0 + 1), 0);
+	cr_assert_eq(ram[0x10000 + 511], expect(511));
+}
+
+Test(ide, ioerr_dma_write_enospc_aborts_at_first_bad_sector)
+{
+	bad_disk(1u << BLK_WRITE, -ENOSPC);
+	memset(ram + 0x10000, 0xab, 4 * 512);
+	prd(0x8000, 0, 0x10000, 4 * 512, true);
+	bm_setup(0x8000, false);
+	int e = edges(14);
+	ata48(P0, BAD_LBA - 2, 4, 0x35); /* WRITE DMA EXT */
+	outb(BM_BASE, 0x01);
+	settle();
+	cr_assert_eq(edges(14), e + 1);
+	cr_assert_eq(inb(BM_BASE + 2) & 7, 0x04);
+	cr_assert_eq(inb(P0 + 7), 0x41);
+	cr_assert_eq(inb(P0 + 1), 0x04, "ABRT");
+	cr_assert_eq(lba28_regs(P0) & 0xffffff, BAD_LBA);
+	outb(C0, IDE_DC_HOB);
+	cr_assert_eq(inb(P0 + 3) | inb(P0 + 4) | inb(P0 + 5), 0, "HOB bytes");
+	outb(C0, 0);
+	cr_assert_eq(M->disk.data[(BAD_LBA - 1) * 512 + 7], 0xab,
+		     "before: written");
+	cr_assert_eq(M->disk.data[BAD_LBA * 512], expect(BAD_LBA * 512));
+	/* a read of the same sectors is fine (only writes fail) */
+	ata28(P0, 0, BAD_LBA, 1, 0x20);
+	settle();
+	cr_assert_eq(inb(P0 + 7), 0x58);
+}
+
+Test(ide, ioerr_pio_read_hands_out_good_sectors_then_unc)
+{
+	bad_disk(1u << BLK_READ, -EIO);
+	uint8_t buf[512];
+	int e = edges(14);
+	ata28(P0, 0, BAD_LBA - 2, 4, 0x20); /* READ SECTORS */
+	for (int s = 0; s < 2; s++) {
+		settle();
+		cr_assert_eq(inb(P0 + 7), 0x58, "sector %d: DRQ", s);
+		insw(P0, buf, 256);
+		cr_assert_eq(buf[3], expect((BAD_LBA - 2 + s) * 512 + 3));
+	}
+	settle();
+	cr_assert_eq(edges(14), e + 3, "an interrupt per block and the error");
+	cr_assert_eq(inb(P0 + 7), 0x41);
+	cr_assert_eq(inb(P0 + 1), 0x40, "UNC");
+	cr_assert_eq(lba28_regs(P0), BAD_LBA);
+	/* no data phase is left over: the data port reads 0 */
+	cr_assert_eq(in(P0, 2), 0);
+	ata28(P0, 0, BAD_LBA + 8, 1, 0x20);
+	settle();
+	cr_assert_eq(inb(P0 + 7), 0x58);
+	insw(P0, buf, 256);
+	cr_assert_eq(buf[0], expect((BAD_LBA + 8) * 512));
+}
+
+Test(ide, ioerr_pio_write_multiple_aborts_at_first_bad_sector)
+{
+	bad_disk(1u << BLK_WRITE, -EIO);
+	uint8_t buf[4 * 512];
+	memset(buf, 0x5a, sizeof(buf));
+	outb(P0 + 2, 4);
+	outb(P0 + 7, 0xc6); /* SET MULTIPLE MODE 4 */
+	cr_assert_eq(inb(P0 + 7), 0x50);
+	ata28(P0, 0, BAD_LBA - 1, 4, 0xc5); /* WRITE MULTIPLE */
+	cr_assert_eq(inb(P0 + 7), 0x58);
+	outsw(P0, buf, 4 * 256);
+	settle();
+	cr_assert_eq(inb(P0 + 7), 0x41);
+	cr_assert_eq(inb(P0 + 1), 0x04, "ABRT");
+	cr_assert_eq(lba28_regs(P0), BAD_LBA);
+	cr_assert_eq(M->disk.data[(BAD_LBA - 1) * 512], 0x5a);
+	cr_assert_eq(M->disk.data[BAD_LBA * 512], expect(BAD_LBA * 512));
+}
+
+Test(ide, ioerr_flush_aborts_and_next_flush_works)
+{
+	fb_bad(&M->disk, 0, 0, 1u << BLK_FLUSH, -EIO);
+	int e = edges(14);
+	outb(P0 + 7, 0xe7);
+	settle();
+	cr_assert_eq(edges(14), e + 1);
+	cr_assert_eq(inb(P0 + 7), 0x41);
+	cr_assert_eq(inb(P0 + 1), 0x04, "ABRT");
+	/* write cache off: a write's implied flush fails the write */
+	outb(P0 + 1, 0x82);
+	outb(P0 + 7, 0xef);
+	cr_assert_eq(inb(P0 + 7), 0x50);
+	uint8_t buf[512] = {0};
+	ata28(P0, 0, 7, 1, 0x30);
+	outsw(P0, buf, 256);
+	settle();
+	cr_assert_eq(inb(P0 + 7), 0x41);
+	cr_assert_eq(inb(P0 + 1), 0x04);
+	M->disk.bad_ops = 0;
+	outb(P0 + 7, 0xea);
+	settle();
+	cr_assert_eq(inb(P0 + 7), 0x50);
+	cr_assert_eq(inb(P0 + 1), 0);
+}
+
+/* REQUEST SENSE over PIO: key, ASC, and the information field. */
+static void cd_sense(uint8_t *key, uint8_t *asc, uint32_t *info, bool *valid)
+{
+	uint8_t cdb[12] = {0x03, 0, 0, 0, 18};
+	uint8_t b[18];
+	int blocks;
+	packet(18, false, cdb);
+	cr_assert_eq(atapi_pio_in(b, sizeof(b), &blocks, 18), 18);
+	*key = b[2] & 0xf;
+	*asc = b[12];
+	*valid = b[0] >> 7;
+	*info = (uint32_t)b[3] << 24 | b[4] << 16 | b[5] << 8 | b[6];
+}
+
+Test(ide, ioerr_atapi_pio_read_medium_error_after_good_blocks)
+{
+	fb_bad(&M->cd, 20 * 2048, 22 * 2048, 1u << BLK_READ, -EIO);
+	uint8_t cdb[12] = {0x28, 0, 0, 0, 0, 18, 0, 0, 4};
+	static uint8_t buf[4 * 2048];
+	packet(2048, false, cdb);
+	int got = 0;
+	for (int i = 0; i < 10; i++) {
+		settle();
+		if (!(inb(C1) & 0x08))
+			break;
+		insw(P1, buf + got, 1024);
+		got += 2048;
+	}
+	cr_assert_eq(got, 2 * 2048, "the two good blocks arrive");
+	cr_assert_eq(memcmp(buf, M->cd.data + 18 * 2048, 4096), 0);
+	cr_assert_eq(inb(P1 + 7), 0x41, "CHECK CONDITION");
+	cr_assert_eq(inb(P1 + 1) >> 4, SENSE_MEDIUM_ERROR);
+	cr_assert_eq(inb(P1 + 2) & 3, 3);
+	uint8_t key, asc;
+	uint32_t info;
+	bool valid;
+	cd_sense(&key, &asc, &info, &valid);
+	cr_assert(key == SENSE_MEDIUM_ERROR && asc == 0x11);
+	cr_assert(valid && info == 20, "info %u", info);
+	/* the drive goes on */
+	uint8_t ok[12] = {0x28, 0, 0, 0, 0, 1, 0, 0, 1};
+	int blocks;
+	packet(2048, false, ok);
+	cr_assert_eq(atapi_pio_in(buf, sizeof(buf), &blocks, 2048), 2048);
+	cr_assert_eq(memcmp(buf, M->cd.data + 2048, 2048), 0);
+}
+
+Test(ide, ioerr_atapi_dma_read_medium_error)
+{
+	fb_bad(&M->cd, 20 * 2048, 22 * 2048, 1u << BLK_READ, -EIO);
+	prd(0x8000, 0, 0x10000, 3 * 2048, true);
+	bm1_setup(0x8000);
+	uint8_t cdb[12] = {0x28, 0, 0, 0, 0, 19, 0, 0, 3};
+	int e = edges(15);
+	packet(0xfffe, true, cdb);
+	outb(BM_BASE + 8, 0x09);
+	settle();
+	cr_assert_eq(edges(15), e + 1);
+	cr_assert_eq(inb(BM_BASE + 10) & 7, 0x04, "device error, not a BM one");
+	cr_assert_eq(inb(P1 + 7), 0x41);
+	cr_assert_eq(inb(P1 + 1) >> 4, SENSE_MEDIUM_ERROR);
+	outb(BM_BASE + 8, 0x08);
+	cr_assert_eq(memcmp(ram + 0x10000, M->cd.data + 19 * 2048, 2048), 0);
+	uint8_t key, asc;
+	uint32_t info;
+	bool valid;
+	cd_sense(&key, &asc, &info, &valid);
+	cr_assert(key == SENSE_MEDIUM_ERROR && valid && info == 20, "info %u",
+		  info);
+}
+
 /* A medium change reaches the channel through the drive's hook
  * (tests/unit/test_medium_swap.c has the real backend and monitor); the
  * hook goes with the controller, since the machine frees the IDE
@@ -1203,7 +1448,24 @@ static uint32_t plausible(uint16_t p, uint32_t v)
 	return v;
 }
 
+static void random_ports(void);
+
 Test(ide, random_port_writes_never_crash)
+{
+	random_ports();
+}
+
+/* The same with host errors on most of the disk and the CD: partial
+ * transfers, failed flushes. */
+Test(ide, random_port_writes_with_failing_backend)
+{
+	fb_bad(&M->disk, 4096, 8 * MIB, 7, -EIO);
+	fb_bad(&M->cd, 20 * 2048, 90 * 2048, 1u << BLK_READ, -EIO);
+	random_ports();
+	cr_assert(M->disk.completes > 0);
+}
+
+static void random_ports(void)
 {
 	static const uint16_t ports[] = {
 	    P0,		 P0 + 1,      P0 + 2,	    P0 + 3,	 P0 + 4,

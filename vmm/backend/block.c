@@ -19,6 +19,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ioreq/dm.h"
@@ -28,6 +29,7 @@
 #define CD_SECTOR	 2048
 #define BOUNCE_MAX	 (1u << 20) /* largest bounce buffer per step */
 #define DIRECT_ALIGN_MAX 4096
+#define ERR_LINE_GAP_NS	 (5 * 1000000000ull) /* host-error lines at most */
 
 struct raw_blk {
 	struct blk blk; /* first: a struct blk * is a struct raw_blk * */
@@ -48,6 +50,13 @@ struct raw_blk {
 	unsigned outstanding; /* submitted, done() not yet called */
 	bool stopping;
 	struct blk_stats st;
+	/* Host I/O errors, per operation (read, write, flush): one stderr
+	 * line, then at most one each ERR_LINE_GAP_NS. */
+	struct err_rate {
+		uint64_t lines, hidden, last_ns;
+	} errs[3];
+	bool flush_failed; /* a flush failed: all later ones fail (do_flush) */
+	bool flush_told;   /* and the error line said so */
 	pthread_t workers[NR_WORKERS];
 	int nworkers;
 };
@@ -221,8 +230,10 @@ static int bounce_step(struct raw_blk *rb, char *buf, bool write, uint64_t pos,
 	return err;
 }
 
+/* *moved: bytes of the steps that completed before an error. */
 static int bounce_rw(struct raw_blk *rb, bool write, uint64_t pos,
-		     const struct iovec *iov, int cnt, size_t len)
+		     const struct iovec *iov, int cnt, size_t len,
+		     uint64_t *moved)
 {
 	/* Big enough for len plus the partial blocks at either end. */
 	size_t cap = ((len + rb->align - 1) & ~(rb->align - 1)) + rb->align;
@@ -241,12 +252,15 @@ static int bounce_rw(struct raw_blk *rb, bool write, uint64_t pos,
 		if (n > room)
 			n = room;
 		err = bounce_step(rb, buf, write, p, n, iov, cnt, done);
+		if (!err)
+			*moved += n;
 		done += n;
 	}
 	free(buf);
 	return err;
 }
 
+/* req->moved counts the bytes transferred, for an error's report. */
 static int do_rw(struct raw_blk *rb, struct blk_req *req, size_t len)
 {
 	bool write = req->op == BLK_WRITE;
@@ -258,7 +272,8 @@ static int do_rw(struct raw_blk *rb, struct blk_req *req, size_t len)
 	while (len) {
 		/* After a short O_DIRECT transfer the rest may be unaligned. */
 		if (rb->direct && !is_aligned(rb, pos, len, v, cnt))
-			return bounce_rw(rb, write, pos, v, cnt, len);
+			return bounce_rw(rb, write, pos, v, cnt, len,
+					 &req->moved);
 		ssize_t r = write ? pwritev(rb->fd, v, cnt, pos)
 				  : preadv(rb->fd, v, cnt, pos);
 		if (r < 0 && errno == EINTR)
@@ -273,22 +288,41 @@ static int do_rw(struct raw_blk *rb, struct blk_req *req, size_t len)
 		}
 		pos += r;
 		len -= r;
+		req->moved += r;
 		v = iov_advance(v, &cnt, r);
 	}
 	return 0;
 }
 
+/*
+ * A failed fdatasync() is sticky: the kernel may have dropped the dirty
+ * pages it could not write and reports that only once, so a later
+ * fdatasync() can succeed although data the guest wrote before is lost.
+ * Every later flush of the image fails (-EIO) instead, without asking
+ * the kernel, and the guest is never told its data is safe when it may
+ * not be. Only a new minivmm process clears it.
+ */
 static int do_flush(struct raw_blk *rb)
 {
 	if (rb->blk.readonly)
 		return 0;
 	pthread_mutex_lock(&rb->lock);
-	rb->st.syncs++;
+	bool failed = rb->flush_failed;
+	if (!failed)
+		rb->st.syncs++;
 	pthread_mutex_unlock(&rb->lock);
-	while (fdatasync(rb->fd) < 0)
+	if (failed)
+		return -EIO;
+	int err = 0;
+	while (!err && fdatasync(rb->fd) < 0)
 		if (errno != EINTR)
-			return -errno;
-	return 0;
+			err = -errno;
+	if (!err)
+		return 0;
+	pthread_mutex_lock(&rb->lock);
+	rb->flush_failed = true;
+	pthread_mutex_unlock(&rb->lock);
+	return err;
 }
 
 /* The checks that need no I/O; 0 or the request's error. */
@@ -348,15 +382,73 @@ static void finish_locked(struct raw_blk *rb, struct blk_req *req, size_t len)
 	}
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/*
+ * Lock held. A host I/O error on req (what the guest did wrong, such as
+ * writing a read-only image, never gets here): one line on stderr, then
+ * at most one per ERR_LINE_GAP_NS for each of read, write and flush,
+ * which counts the ones not shown. The
+ * guest sees the device's error status; the VMM goes on (werror=report).
+ */
+static void report_error(struct raw_blk *rb, const struct blk_req *req,
+			 size_t len, int err)
+{
+	struct err_rate *e = &rb->errs[req->op];
+	uint64_t now = now_ns();
+	/* The first flush error is never rate-limited away: it says what
+	 * happens to every flush after it. */
+	bool first_flush = req->op == BLK_FLUSH && !rb->flush_told;
+	if (e->lines && now - e->last_ns < ERR_LINE_GAP_NS && !first_flush) {
+		e->hidden++;
+		return;
+	}
+	char what[128], more[64] = "";
+	if (req->op == BLK_FLUSH)
+		snprintf(what, sizeof(what), "%s",
+			 first_flush ? "flush (fdatasync) failed"
+				     : "flush failed (an earlier one did)");
+	else
+		snprintf(what, sizeof(what),
+			 "%s of %zu bytes at offset %llu failed at offset %llu",
+			 req->op == BLK_READ ? "read" : "write", len,
+			 (unsigned long long)req->offset,
+			 (unsigned long long)(req->offset + req->moved));
+	if (e->hidden)
+		snprintf(more, sizeof(more), "; %llu more since the last line",
+			 (unsigned long long)e->hidden);
+	fprintf(
+	    stderr,
+	    "minivmm: %s: host %s: %s (the guest gets a device error%s)%s\n",
+	    rb->blk.name, what, strerror(-err), more,
+	    first_flush ? "; data written before it may be lost, so every "
+			  "later flush of this image fails too"
+			: "");
+	rb->flush_told |= first_flush;
+	e->lines++;
+	rb->st.error_lines++;
+	e->hidden = 0;
+	e->last_ns = now;
+}
+
 static void run_req(struct raw_blk *rb, struct blk_req *req)
 {
 	size_t len;
 	int err = check_req(rb, req, &len);
+	bool io = !err;
+	req->moved = 0;
 	if (!err && req->op == BLK_FLUSH)
 		err = do_flush(rb);
 	else if (!err && len)
 		err = do_rw(rb, req, len);
 	pthread_mutex_lock(&rb->lock);
+	if (io && err < 0)
+		report_error(rb, req, len, err);
 	req->err = err;
 	finish_locked(rb, req, len);
 	pthread_mutex_unlock(&rb->lock);
@@ -401,6 +493,7 @@ static int raw_submit(struct blk *b, struct blk_req *req)
 	if (err) {
 		/* Refused without I/O, but still completed asynchronously. */
 		req->err = err;
+		req->moved = 0;
 		finish_locked(rb, req, 0);
 	} else {
 		req->next = NULL;
@@ -688,6 +781,14 @@ void blk_close(struct blk *b)
 		close(rb->efd);
 	if (rb->fd >= 0)
 		close(rb->fd); /* drops the flock */
+	uint64_t hidden = 0;
+	for (int i = 0; i < 3; i++)
+		hidden += rb->errs[i].hidden;
+	if (hidden)
+		fprintf(stderr,
+			"minivmm: %s: %llu more host I/O errors not shown "
+			"(each reported to the guest)\n",
+			rb->blk.name, (unsigned long long)hidden);
 	pthread_cond_destroy(&rb->work);
 	pthread_cond_destroy(&rb->done);
 	pthread_mutex_destroy(&rb->lock);

@@ -25,6 +25,9 @@
  *                 (512, or 4096 when the filesystem needs it) go through an
  *                 aligned bounce buffer, writes by read-modify-write
  * BLK_FLUSH is fdatasync() in every mode (skipped for read-only images).
+ * Once one has failed, every later BLK_FLUSH of the image fails with -EIO
+ * (the kernel reports a lost write-back once; the data stays lost).
+ * Host errors print one line on stderr, rate-limited per operation.
  *
  * Images are locked with flock(): exclusive when writable, shared when
  * read-only, so two VMMs cannot both write one image.
@@ -54,6 +57,7 @@ struct blk_stats {
 	uint64_t read_bytes, write_bytes; /* of successful requests */
 	uint64_t errors;		  /* requests completed with err < 0 */
 	uint64_t syncs;			  /* fdatasync() calls made */
+	uint64_t error_lines; /* host-error lines printed (rate-limited) */
 };
 
 /*
