@@ -93,7 +93,10 @@ try:
     # entry's bar is there (the last part drawn), then judge that frame.
     info, img, boxes, n = "", None, {}, 0
     shot = os.path.join(work, "menu.png")
-    while time.monotonic() < deadline and con.proc.poll() is None:
+    # At most 200 s, so that a menu that never shows leaves time for the
+    # rest.
+    menu_end = min(deadline, time.monotonic() + 200)
+    while time.monotonic() < menu_end and con.proc.poll() is None:
         con.drain(0.05)
         info = mon.cmd("info vga")
         if "VBE" in info:
