@@ -11,6 +11,9 @@
 #   make vga-iso        images/out/vgamenu.iso (vesamenu.c32, memtest86+)
 #   make check-vga-menu Syslinux's vesamenu.c32 menu in a screendump, then
 #                       memtest86+'s main screen (tests/integration/vga-menu.sh)
+#   make check-vga-linux Debian's kernel with its bochs DRM driver: fbcon's
+#                       text and a picture written to /dev/fb0 in screendumps
+#                       (tests/integration/vga-linux.sh)
 #
 # images/out/ stays in the source tree (gitignored) and survives `make
 # clean`: it holds the kernel package cache, so only the first build needs
@@ -52,4 +55,11 @@ check-vga-menu: minivmm $(VGA_ISO)
 	SEABIOS=$(SEABIOS_BIN) WORK=$(B)/vga-menu $(KVMRUN) -o -t 600 -- \
 		$(SRCDIR)/tests/integration/vga-menu.sh ./minivmm $(VGA_ISO)
 
-.PHONY: iso vga-iso demo-iso check-seabios check-vga check-vga-menu
+# Stock Linux's bochs DRM driver and fbcon on the standard VGA.
+check-vga-linux: minivmm
+	@$(MAKE) --no-print-directory linux-image >/dev/null
+	WORK=$(B)/vga-linux $(KVMRUN) -o -t 900 -- \
+		$(SRCDIR)/tests/integration/vga-linux.sh ./minivmm
+
+.PHONY: iso vga-iso demo-iso check-seabios check-vga check-vga-menu \
+	check-vga-linux
