@@ -11,6 +11,8 @@
 #   make vga-iso        images/out/vgamenu.iso (vesamenu.c32, memtest86+)
 #   make check-vga-menu Syslinux's vesamenu.c32 menu in a screendump, then
 #                       memtest86+'s main screen (tests/integration/vga-menu.sh)
+#   make screenshot     docs/vesamenu-sdl.png: that menu in the SDL window
+#                       under Xvfb (images/screenshot.sh; not in make check)
 #   make check-vga-linux Debian's kernel with its bochs DRM driver: fbcon's
 #                       text and a picture written to /dev/fb0 in screendumps
 #                       (tests/integration/vga-linux.sh)
@@ -61,5 +63,10 @@ check-vga-linux: minivmm
 	WORK=$(B)/vga-linux $(KVMRUN) -o -t 900 -- \
 		$(SRCDIR)/tests/integration/vga-linux.sh ./minivmm
 
-.PHONY: iso vga-iso demo-iso check-seabios check-vga check-vga-menu \
+# README's picture: the menu in minivmm's SDL window, captured from Xvfb.
+screenshot: minivmm $(VGA_ISO)
+	$(KVMRUN) -o -t 600 -- $(SRCDIR)/images/screenshot.sh ./minivmm \
+		$(VGA_ISO) $(SRCDIR)/docs/vesamenu-sdl.png
+
+.PHONY: iso vga-iso demo-iso check-seabios check-vga check-vga-menu screenshot \
 	check-vga-linux
