@@ -9,6 +9,9 @@
 #  2. /dev/fb0: the guest writes a known picture (made here, carried in the
 #     initramfs) into the whole visible framebuffer; the screendump must
 #     equal it pixel for pixel.
+#  3. The PS/2 mouse: Debian's psmouse must find a wheel mouse on the
+#     i8042's aux port; the monitor's mouse_move and mouse_button must come
+#     out of /dev/input/mice (mousedev) as the matching packets.
 #
 # usage: vga-linux.sh [MINIVMM]
 # env: LINUX_DIR (images/out/linux; built with images/mklinux.sh if
@@ -40,7 +43,7 @@ work=$WORK
 
 W=1024 H=768
 root=$work/root
-guest_root "$root" bochs
+guest_root "$root" bochs psmouse
 # The picture: W x H XRGB8888 as /dev/fb0 takes it (little-endian B G R X).
 python3 - "$root/picture" "$W" "$H" <<'PYEOF'
 import sys
@@ -79,6 +82,19 @@ echo "FB: TEXT-READY"
 read -r go
 cat /picture >/dev/fb0 && echo "FB: PICTURE-READY"
 read -r go
+# The PS/2 mouse through psmouse and mousedev's /dev/input/mice.
+i=0
+while ! grep -q 'PS/2' /proc/bus/input/devices && [ $i -lt 50 ]; do
+	sleep 0.2
+	i=$((i + 1))
+done
+echo "FB: MOUSE $(grep -o 'Name="[^"]*PS/2[^"]*"' /proc/bus/input/devices)"
+dd if=/dev/input/mice bs=1 count=9 2>/dev/null | od -An -tx1 >/tmp/mice &
+sleep 1
+echo "FB: MOUSE-READY"
+wait
+echo "FB: MICE" $(cat /tmp/mice)
+read -r go
 poweroff -f
 EOF
 chmod 755 "$root/init"
@@ -112,7 +128,8 @@ mon = None
 try:
     con.start()
     mon = Monitor(sock, deadline, lambda: con.proc.poll() is None)
-    m = con.expect(rb"FB: (\S+) size (\d+),(\d+) bpp (\d+) stride (\d+)", 400)
+    m = con.expect(rb"FB: (\S+) size (\d+),(\d+) bpp (\d+) stride (\d+)\r?\n",
+                   400)
     print("vga-linux: %.1f s: %s" % (time.monotonic() - start,
                                      m.group(0).decode()))
     checks.check("bochs DRM gives /dev/fb0 %dx%d, 32 bpp" % (W, H),
@@ -184,7 +201,27 @@ try:
             break
         time.sleep(1)
     checks.check("the picture written to /dev/fb0, pixel for pixel",
-                 diff == 0, "%d pixels differ, first at %s" % (diff, first))
+                 diff == 0, "%d pixels differ, first at %s; %s" %
+                 (diff, first, mon.cmd("info vga").strip()))
+    # The PS/2 mouse: the monitor moves it and presses a button; Linux's
+    # psmouse must have found it and mousedev must pass the moves on.
+    con.proc.stdin.write(b"go\n")
+    con.proc.stdin.flush()
+    m = con.expect(rb"FB: MOUSE ([^\r\n]*)\r?\n", 60)
+    name = m.group(1).decode(errors="replace").strip()
+    print("vga-linux: " + name)
+    checks.check("psmouse found a PS/2 wheel mouse (ImPS/2)",
+                 "ImPS/2" in name, name)
+    con.expect(rb"FB: MOUSE-READY", 30)
+    for c in ("mouse_move 10 -5", "mouse_button 1", "mouse_button 0"):
+        r = mon.cmd(c)
+        checks.check("monitor: " + c, r.strip() == "", r)
+    m = con.expect(rb"FB: MICE ([0-9a-f ]*)\r?\n", 60)
+    got = m.group(1).decode().split()
+    # mousedev's PS/2 packets: right 10 and up 5, left pressed, released.
+    want = "08 0a 05 09 00 00 08 00 00".split()
+    checks.check("/dev/input/mice: move, press, release", got == want,
+                 " ".join(got))
     con.proc.stdin.write(b"go\n")
     con.proc.stdin.flush()
     end = time.monotonic() + 60
