@@ -341,6 +341,19 @@ static bool ends_with(const char *s, const char *tail)
 static void cmd_screendump(struct mon_ctx *c, int argc, char **argv)
 {
 	char err[512];
+	if (argc >= 2 && !strcmp(argv[1], "-f")) {
+		if (argc != 3)
+			return usage(c, "screendump");
+		if (!c->ops->screendump_full) {
+			out_str(c->out,
+				"screendump: no VGA (-vga std adds one)\n");
+			return;
+		}
+		if (c->ops->screendump_full(c->ops->opaque, argv[2], err,
+					    sizeof(err)) < 0)
+			out_printf(c->out, "%s\n", err);
+		return;
+	}
 	bool text = argc >= 2 && !strcmp(argv[1], "-t");
 	const char *file = argc == 2 + text ? argv[1 + text] : NULL;
 	if (argc > 3 || (!file && !text))
@@ -398,9 +411,9 @@ static const struct mon_cmd commands[] = {
      "insert a new medium (an ISO image) into a CD-ROM drive", cmd_change},
     {"pmemsave", NULL, "addr size file",
      "save guest-physical memory [addr, addr+size) to file", cmd_pmemsave},
-    {"screendump", NULL, "[-t] [filename]",
+    {"screendump", NULL, "[-t|-f] [filename]",
      "save the screen as PNG (-t or a .txt name: the text screen; -t "
-     "alone: show it)",
+     "alone: show it; -f: every row redrawn, dirty tracking aside)",
      cmd_screendump},
     {"mouse_move", NULL, "dx dy [dz]",
      "move the PS/2 mouse (dy down, dz: wheel towards the user)",
@@ -831,6 +844,20 @@ static int mb_screendump(void *opaque, const char *file, bool text, char *err,
 	return rc;
 }
 
+static int mb_screendump_full(void *opaque, const char *file, char *err,
+			      size_t len)
+{
+	struct machine *m = mach(opaque);
+	if (!m->display) {
+		snprintf(err, len, "no VGA (-vga std adds one)");
+		return -1;
+	}
+	dm_lock(&m->vm->dm);
+	int rc = display_screendump_full(m->display, file, err, len);
+	dm_unlock(&m->vm->dm);
+	return rc;
+}
+
 static int mb_text_screen(void *opaque, char *buf, size_t len)
 {
 	struct machine *m = mach(opaque);
@@ -888,6 +915,7 @@ static const struct mon_ops machine_ops = {
     .text_screen = mb_text_screen,
     .vga_info = mb_vga_info,
     .mouse = mb_mouse,
+    .screendump_full = mb_screendump_full,
 };
 
 /* ---- the monitor thread ------------------------------------------------ */

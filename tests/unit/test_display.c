@@ -104,6 +104,43 @@ Test(display, png_screendump)
 	vga_free(v);
 }
 
+/* A store the dirty tracking never heard of: the incremental dump keeps
+ * the old pixel (as the window would), the full one shows it. */
+Test(display, full_screendump_ignores_dirty_tracking)
+{
+	struct vga *v = red_dot();
+	struct display_cfg c = {.kind = DISPLAY_NONE, .vga = v};
+	char err[256], path[] = "/tmp/minivmm-shot-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	struct display *d = display_new(&c, err, sizeof(err));
+	cr_assert_not_null(d);
+	cr_assert_eq(display_screendump(d, path, false, err, sizeof(err)), 0);
+	uint32_t green = 0x00ff00;
+	memcpy(vga_vram(v) + (9 * 320 + 3) * 4, &green, 4);
+	for (int full = 0; full < 2; full++) {
+		int rc =
+		    full ? display_screendump_full(d, path, err, sizeof(err))
+			 : display_screendump(d, path, false, err, sizeof(err));
+		cr_assert_eq(rc, 0, "%s", err);
+		png_image img = {.version = PNG_IMAGE_VERSION};
+		cr_assert(png_image_begin_read_from_file(&img, path));
+		img.format = PNG_FORMAT_RGB;
+		uint8_t *buf = malloc(PNG_IMAGE_SIZE(img));
+		cr_assert(png_image_finish_read(&img, NULL, buf, 0, NULL));
+		const uint8_t *p = buf + (9 * 320 + 3) * 3;
+		cr_assert_eq(p[1], full ? 0xff : 0, "full %d", full);
+		free(buf);
+	}
+	cr_assert_eq(
+	    display_screendump_full(d, "/nonexistent/x.png", err, sizeof(err)),
+	    -1);
+	unlink(path);
+	display_free(d);
+	vga_free(v);
+}
+
 #ifdef CONFIG_SDL
 static unsigned got_usage, got_keys;
 static bool got_release;

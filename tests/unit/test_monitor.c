@@ -188,6 +188,16 @@ static int f_mouse(void *o, int dx, int dy, int dz, int buttons, char *err,
 	return 0;
 }
 
+static int f_screendump_full(void *o, const char *file, char *err, size_t len)
+{
+	struct fake *f = o;
+	(void)err, (void)len;
+	f->screendumps++;
+	f->sd_text = false;
+	snprintf(f->sd_file, sizeof(f->sd_file), "full:%s", file);
+	return 0;
+}
+
 static void f_write(void *o, const char *s, size_t n)
 {
 	struct fake *f = o;
@@ -209,10 +219,12 @@ static void fake_setup(void)
 	fk.d[0] = (struct fake_drive){true, false, false, -1, -1, "disk.img"};
 	fk.d[2] = (struct fake_drive){true, true, true, 0, 0, "a.iso"};
 	fk.d[3] = (struct fake_drive){true, true, true, 1, 1, ""};
-	fops = (struct mon_ops){
-	    &fk,	f_drive,      f_eject,	     f_change,	 f_paused,
-	    f_stop,	f_cont,	      f_registers,   f_reset,	 f_quit,
-	    f_pmemsave, f_screendump, f_text_screen, f_vga_info, f_mouse};
+	fops = (struct mon_ops){&fk,	       f_drive,	    f_eject,
+				f_change,      f_paused,    f_stop,
+				f_cont,	       f_registers, f_reset,
+				f_quit,	       f_pmemsave,  f_screendump,
+				f_text_screen, f_vga_info,  f_screendump_full,
+				f_mouse};
 	fout = (struct mon_out){f_write, &fk};
 }
 
@@ -839,6 +851,13 @@ Test(monitor, screendump_and_info_vga)
 	cr_assert_str_eq(run("screendump /bad"), "cannot open '/bad'\n");
 	cr_assert(strstr(run("screendump"), "usage: screendump"));
 	cr_assert(strstr(run("screendump a b c"), "usage: screendump"));
+	int n = fk.screendumps;
+	cr_assert_str_eq(run("screendump -f all.png"), "");
+	cr_assert_eq(fk.screendumps, n + 1);
+	cr_assert_str_eq(fk.sd_file, "full:all.png");
+	cr_assert(strstr(run("screendump -f"), "usage: screendump"));
+	cr_assert(strstr(run("screendump -f a b"), "usage: screendump"));
+	cr_assert_eq(fk.screendumps, n + 1);
 	cr_assert_str_eq(run("info vga"), "VGA: text 80x25\n");
 	/* A machine without a VGA. */
 	fops.screendump = NULL;

@@ -147,6 +147,14 @@ int display_screendump(struct display *d, const char *file, bool text,
 	return png_write_xrgb(file, f->pix, f->w, f->h, err, len);
 }
 
+int display_screendump_full(struct display *d, const char *file, char *err,
+			    size_t len)
+{
+	display_refresh(d, true);
+	const struct vga_frame *f = vga_frame(d->cfg.vga);
+	return png_write_xrgb(file, f->pix, f->w, f->h, err, len);
+}
+
 int display_text(struct display *d, char *buf, size_t len)
 {
 	return vga_text_dump(d->cfg.vga, buf, len);
