@@ -84,7 +84,7 @@ FORMAT_SRCS = $(shell cd $(SRCDIR) && git ls-files '*.c' '*.h' 2>/dev/null)
 # piece when it ends (-Otarget). CHECK_JOBS=1 runs them one by one.
 CHECK_JOBS ?= 2
 CHECK_GUESTS = check-net check-ipxe check-linux check-seabios check-guest \
-	check-kill check-ioerr check-monitor check-vga
+	check-kill check-ioerr check-monitor check-vga check-vga-menu
 check: check-unit check-cli check-format check-fuzz
 	@$(MAKE) --no-print-directory linux-image >/dev/null
 	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) -Otarget $(CHECK_GUESTS)

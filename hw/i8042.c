@@ -1,6 +1,7 @@
 /*
- * Intel 8042 keyboard controller ("KBC") with an MF2 PS/2 keyboard and an
- * empty auxiliary port, as on an IBM PC/AT-compatible with PS/2 ports.
+ * Intel 8042 keyboard controller ("KBC") with an MF2 PS/2 keyboard and a
+ * PS/2 mouse on the auxiliary port (hw/ps2mouse.c), as on an IBM
+ * PC/AT-compatible with PS/2 ports.
  *
  * Followed: the IBM PS/2 Hardware Interface Technical Reference (keyboard and
  * auxiliary device controller; keyboard chapter) for the status register,
@@ -23,15 +24,18 @@
  *    the 8042's set 2 -> set 1 table on their way into the output buffer; an
  *    0xF0 prefix is swallowed and sets bit 7 of the next byte. This also
  *    turns the keyboard ID AB 83 into AB 41, as real hardware does.
- *  - The aux port exists (0xA8/0xA7, 0xA9 test, 0xD3 loopback all work, so
- *    Linux's AUX probe and IRQ 12 test pass), but nothing answers behind it:
- *    each byte sent with 0xD4 times out, which a PS/2 controller reports as
- *    0xFE in the output buffer with AUX and TIMEOUT set in the status. Mouse
- *    drivers then fail their probe quickly instead of hanging.
+ *  - The aux port (0xA8/0xA7, 0xA9 test, 0xD3 loopback) has a PS/2 mouse:
+ *    a byte written with 0xD4 goes to it (and enables the aux interface, as
+ *    transmitting does), and its replies and movement packets reach the
+ *    output buffer with AUX set in the status, while the aux interface is
+ *    enabled (command byte bit 5 clear), after the controller's own replies
+ *    and the keyboard's bytes.
  *  - Keyboard: scan code set 2 natively; set 1 is produced with the same
  *    table; set 3 is accepted but keys are still reported in set 2 codes.
  */
 #include "hw/i8042.h"
+
+#include "hw/ps2mouse.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -118,6 +122,7 @@ struct i8042 {
 	unsigned cq_head, cq_count;
 
 	struct ps2kbd kbd;
+	struct ps2mouse *mouse;
 };
 
 /*
@@ -360,11 +365,16 @@ static void ob_refill(struct i8042 *c)
 		c->ob = e.byte;
 		c->ob_flags = e.flags;
 		c->ob_full = true;
-	} else if (!c->ob_full && !(c->ctr & CTR_KBDDIS)) {
-		if (take_kbd_byte(c, &c->ob)) {
-			c->ob_flags = 0;
-			c->ob_full = true;
-		}
+	}
+	if (!c->ob_full && !(c->ctr & CTR_KBDDIS) && take_kbd_byte(c, &c->ob)) {
+		c->ob_flags = 0;
+		c->ob_full = true;
+	}
+	if (!c->ob_full && !(c->ctr & CTR_AUXDIS) &&
+	    ps2mouse_pending(c->mouse)) {
+		c->ob = ps2mouse_read(c->mouse);
+		c->ob_flags = OB_AUX;
+		c->ob_full = true;
 	}
 	update_irq(c);
 }
@@ -517,9 +527,10 @@ static void controller_data(struct i8042 *c, uint8_t v)
 	} else if (cmd == 0xd3) {
 		reply(c, v, OB_AUX);
 	} else if (cmd == 0xd4) {
-		/* Transmitting enables the aux clock; nobody clocks it in. */
+		/* Transmitting enables the aux interface. */
 		c->ctr &= ~CTR_AUXDIS;
-		reply(c, KBD_RESEND, OB_AUX | OB_TIMEOUT);
+		ps2mouse_write(c->mouse, v);
+		ob_refill(c);
 	} else {
 		/* Sending to the keyboard re-enables its interface. */
 		c->ctr &= ~CTR_KBDDIS;
@@ -612,6 +623,7 @@ void i8042_reset(struct i8042 *c)
 	c->kbd_line = c->aux_line = false;
 	c->cq_head = c->cq_count = 0;
 	kbd_power_on(&c->kbd);
+	ps2mouse_reset(c->mouse);
 }
 
 struct i8042 *i8042_new(const struct irq_chip *irq, struct signal reset,
@@ -621,6 +633,11 @@ struct i8042 *i8042_new(const struct irq_chip *irq, struct signal reset,
 
 	if (!c)
 		return NULL;
+	c->mouse = ps2mouse_new();
+	if (!c->mouse) {
+		free(c);
+		return NULL;
+	}
 	if (irq)
 		c->irq = *irq;
 	c->reset = reset;
@@ -631,6 +648,9 @@ struct i8042 *i8042_new(const struct irq_chip *irq, struct signal reset,
 
 void i8042_free(struct i8042 *c)
 {
+	if (!c)
+		return;
+	ps2mouse_free(c->mouse);
 	free(c);
 }
 
@@ -688,5 +708,12 @@ uint8_t i8042_leds(const struct i8042 *c)
 
 size_t i8042_queued(const struct i8042 *c)
 {
-	return (c->ob_full ? 1 : 0) + c->cq_count + c->kbd.count;
+	return (c->ob_full ? 1 : 0) + c->cq_count + c->kbd.count +
+	       ps2mouse_queued(c->mouse);
+}
+
+void i8042_mouse(struct i8042 *c, int dx, int dy, int dz, unsigned buttons)
+{
+	ps2mouse_event(c->mouse, dx, dy, dz, buttons);
+	ob_refill(c);
 }

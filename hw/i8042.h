@@ -1,7 +1,7 @@
 /*
  * Intel 8042 keyboard controller (ports 0x60 data, 0x64 status/command) with
- * an MF2 PS/2 keyboard behind it on IRQ 1, and an auxiliary (mouse) port on
- * IRQ 12 that has no device attached.
+ * an MF2 PS/2 keyboard behind it on IRQ 1, and a PS/2 mouse (hw/ps2mouse.c)
+ * on the auxiliary port on IRQ 12.
  */
 #ifndef MINIVMM_HW_I8042_H
 #define MINIVMM_HW_I8042_H
@@ -39,6 +39,14 @@ void i8042_reset(struct i8042 *c);
  * selected and the controller translates when the command byte says so.
  */
 void i8042_key(struct i8042 *c, const uint8_t *set2_bytes, size_t n);
+
+/*
+ * Host mouse input: relative motion (dx right, dy down, in mouse counts),
+ * dz wheel clicks (positive towards the user), the buttons held
+ * (PS2MOUSE_LEFT/RIGHT/MIDDLE). Reaches the guest as PS/2 packets once it
+ * has enabled reporting.
+ */
+void i8042_mouse(struct i8042 *c, int dx, int dy, int dz, unsigned buttons);
 
 /* Keyboard LED state last set by the guest: bit0 Scroll, bit1 Num, bit2 Caps.
  */

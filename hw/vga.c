@@ -883,6 +883,8 @@ void vga_get_info(struct vga *s, struct vga_info *i)
 		i->height = s->vbe[VBE_INDEX_YRES];
 		i->bpp = s->vbe[VBE_INDEX_BPP];
 		i->vbe_lfb = s->vbe[VBE_INDEX_ENABLE] & VBE_LFB_ENABLED;
+		i->vbe_start = (uint32_t)vbe_start(s);
+		i->vbe_pitch = vbe_line(i->bpp, s->vbe[VBE_INDEX_VIRT_WIDTH]);
 		return;
 	}
 	if ((s->sr[1] & 0x20) || !(s->ar_index & 0x20)) {

@@ -80,6 +80,9 @@ struct vga_info {
 	unsigned cols, rows;	/* text mode */
 	unsigned cell_w, cell_h;
 	bool vbe_lfb; /* VBE with the linear framebuffer bit */
+	/* VBE: where the frame starts in VRAM (bytes; 4 bpp: plane offset)
+	 * and the bytes from one line to the next. */
+	uint32_t vbe_start, vbe_pitch;
 };
 
 /* The rendered screen: 32-bit XRGB pixels, w * h, stride w. */

@@ -511,9 +511,12 @@ void machine_vga_info(struct machine *m, char *buf, size_t len)
 			 "VGA: text %ux%u (%ux%u pixels, %ux%u cells)", i.cols,
 			 i.rows, i.width, i.height, i.cell_w, i.cell_h);
 	else if (i.kind == VGA_KIND_VBE)
-		snprintf(buf, len, "VGA: VBE %ux%u %u bpp%s", i.width, i.height,
-			 i.bpp,
-			 i.vbe_lfb ? " (linear framebuffer)" : " (banked)");
+		snprintf(buf, len,
+			 "VGA: VBE %ux%u %u bpp%s, from VRAM offset 0x%x, "
+			 "%u bytes a line",
+			 i.width, i.height, i.bpp,
+			 i.vbe_lfb ? " (linear framebuffer)" : " (banked)",
+			 i.vbe_start, i.vbe_pitch);
 	else if (i.kind == VGA_KIND_BLANK)
 		snprintf(buf, len, "VGA: blank (no mode set or display off)");
 	else

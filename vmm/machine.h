@@ -96,6 +96,7 @@ struct machine {
 	uint32_t fw_cfg_len[MACHINE_MAX_FW_CFG];
 	struct uart16550 *com1;
 	struct i8042 *kbd;
+	unsigned mouse_buttons; /* held, as the monitor's mouse_button set */
 	struct port92 *port92;
 	struct debugcon *e9, *dbg402;
 	struct postcode *post;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "hw/atapi.h"
+#include "hw/i8042.h"
 #include "vmm/backend/block.h"
 #include "vmm/backend/chardev.h"
 #include "vmm/display/display.h"
@@ -277,6 +278,59 @@ static void cmd_pmemsave(struct mon_ctx *c, int argc, char **argv)
 		out_printf(c->out, "%s\n", err);
 }
 
+/* A signed decimal (or 0x hex) of at most 65535 either way. */
+static bool parse_delta(const char *s, int *v)
+{
+	char *end;
+	errno = 0;
+	long x = strtol(s, &end, 0);
+	if (!*s || *end || errno || x < -65535 || x > 65535)
+		return false;
+	*v = (int)x;
+	return true;
+}
+
+static void mouse(struct mon_ctx *c, int dx, int dy, int dz, int buttons)
+{
+	char err[256];
+	if (!c->ops->mouse) {
+		out_str(c->out, "no mouse\n");
+		return;
+	}
+	if (c->ops->mouse(c->ops->opaque, dx, dy, dz, buttons, err,
+			  sizeof(err)) < 0)
+		out_printf(c->out, "%s\n", err);
+}
+
+static void cmd_mouse_move(struct mon_ctx *c, int argc, char **argv)
+{
+	int d[3] = {0, 0, 0};
+	char b[80];
+	if (argc != 3 && argc != 4)
+		return usage(c, "mouse_move");
+	for (int i = 1; i < argc; i++)
+		if (!parse_delta(argv[i], &d[i - 1])) {
+			out_printf(c->out, "invalid number: '%s'\n",
+				   shown(argv[i], b, sizeof(b)));
+			return;
+		}
+	mouse(c, d[0], d[1], d[2], -1);
+}
+
+static void cmd_mouse_button(struct mon_ctx *c, int argc, char **argv)
+{
+	uint64_t v;
+	char b[80];
+	if (argc != 2)
+		return usage(c, "mouse_button");
+	if (!parse_u64(argv[1], &v) || v > 7) {
+		out_printf(c->out, "invalid button state: '%s' (0-7)\n",
+			   shown(argv[1], b, sizeof(b)));
+		return;
+	}
+	mouse(c, 0, 0, 0, (int)v);
+}
+
 static bool ends_with(const char *s, const char *tail)
 {
 	size_t n = strlen(s), t = strlen(tail);
@@ -287,6 +341,19 @@ static bool ends_with(const char *s, const char *tail)
 static void cmd_screendump(struct mon_ctx *c, int argc, char **argv)
 {
 	char err[512];
+	if (argc >= 2 && !strcmp(argv[1], "-f")) {
+		if (argc != 3)
+			return usage(c, "screendump");
+		if (!c->ops->screendump_full) {
+			out_str(c->out,
+				"screendump: no VGA (-vga std adds one)\n");
+			return;
+		}
+		if (c->ops->screendump_full(c->ops->opaque, argv[2], err,
+					    sizeof(err)) < 0)
+			out_printf(c->out, "%s\n", err);
+		return;
+	}
 	bool text = argc >= 2 && !strcmp(argv[1], "-t");
 	const char *file = argc == 2 + text ? argv[1 + text] : NULL;
 	if (argc > 3 || (!file && !text))
@@ -344,10 +411,16 @@ static const struct mon_cmd commands[] = {
      "insert a new medium (an ISO image) into a CD-ROM drive", cmd_change},
     {"pmemsave", NULL, "addr size file",
      "save guest-physical memory [addr, addr+size) to file", cmd_pmemsave},
-    {"screendump", NULL, "[-t] [filename]",
+    {"screendump", NULL, "[-t|-f] [filename]",
      "save the screen as PNG (-t or a .txt name: the text screen; -t "
-     "alone: show it)",
+     "alone: show it; -f: every row redrawn, dirty tracking aside)",
      cmd_screendump},
+    {"mouse_move", NULL, "dx dy [dz]",
+     "move the PS/2 mouse (dy down, dz: wheel towards the user)",
+     cmd_mouse_move},
+    {"mouse_button", NULL, "state",
+     "press the mouse buttons in state (1 left, 2 right, 4 middle)",
+     cmd_mouse_button},
     {"system_reset", NULL, "", "reset the machine", cmd_system_reset},
     {"quit", "q", "", "quit the emulator", cmd_quit},
 };
@@ -771,6 +844,20 @@ static int mb_screendump(void *opaque, const char *file, bool text, char *err,
 	return rc;
 }
 
+static int mb_screendump_full(void *opaque, const char *file, char *err,
+			      size_t len)
+{
+	struct machine *m = mach(opaque);
+	if (!m->display) {
+		snprintf(err, len, "no VGA (-vga std adds one)");
+		return -1;
+	}
+	dm_lock(&m->vm->dm);
+	int rc = display_screendump_full(m->display, file, err, len);
+	dm_unlock(&m->vm->dm);
+	return rc;
+}
+
 static int mb_text_screen(void *opaque, char *buf, size_t len)
 {
 	struct machine *m = mach(opaque);
@@ -797,6 +884,22 @@ static int mb_vga_info(void *opaque, char *buf, size_t len)
 	return 0;
 }
 
+static int mb_mouse(void *opaque, int dx, int dy, int dz, int buttons,
+		    char *err, size_t len)
+{
+	struct machine *m = mach(opaque);
+	if (!m->kbd) {
+		snprintf(err, len, "no PS/2 controller");
+		return -1;
+	}
+	dm_lock(&m->vm->dm);
+	if (buttons >= 0)
+		m->mouse_buttons = (unsigned)buttons & 7;
+	i8042_mouse(m->kbd, dx, dy, dz, m->mouse_buttons);
+	dm_unlock(&m->vm->dm);
+	return 0;
+}
+
 static const struct mon_ops machine_ops = {
     .drive = mb_drive,
     .eject = mb_eject,
@@ -811,6 +914,8 @@ static const struct mon_ops machine_ops = {
     .screendump = mb_screendump,
     .text_screen = mb_text_screen,
     .vga_info = mb_vga_info,
+    .mouse = mb_mouse,
+    .screendump_full = mb_screendump_full,
 };
 
 /* ---- the monitor thread ------------------------------------------------ */

@@ -9,7 +9,10 @@
  * Commands: help, info status|block|registers, stop, cont, eject [-f] DEV,
  * change DEV FILE [raw], pmemsave ADDR SIZE FILE, system_reset, quit (q),
  * screendump FILE (PNG; FILE.txt or -t FILE: the text screen; -t alone:
- * the text screen as the answer), info vga.
+ * the text screen as the answer; -f FILE: a PNG with every row redrawn,
+ * dirty tracking aside), info vga, mouse_move DX DY [DZ] and
+ * mouse_button STATE (the PS/2 mouse, as QEMU's: DY positive down, DZ
+ * positive towards the user; STATE bit 0 left, 1 right, 2 middle).
  *
  * The monitor has a thread of its own that reads lines and runs commands,
  * taking the device lock only around device calls, so a command may wait
@@ -71,6 +74,13 @@ struct mon_ops {
 			  size_t len);
 	int (*text_screen)(void *opaque, char *buf, size_t len);
 	int (*vga_info)(void *opaque, char *buf, size_t len);
+	/* screendump -f: a PNG with the whole frame redrawn. May be NULL. */
+	int (*screendump_full)(void *opaque, const char *file, char *err,
+			       size_t len);
+	/* The PS/2 mouse: motion and the buttons held (buttons < 0: as
+	 * they were). NULL: no mouse. */
+	int (*mouse)(void *opaque, int dx, int dy, int dz, int buttons,
+		     char *err, size_t len);
 };
 
 struct mon_out {

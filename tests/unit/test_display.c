@@ -104,6 +104,43 @@ Test(display, png_screendump)
 	vga_free(v);
 }
 
+/* A store the dirty tracking never heard of: the incremental dump keeps
+ * the old pixel (as the window would), the full one shows it. */
+Test(display, full_screendump_ignores_dirty_tracking)
+{
+	struct vga *v = red_dot();
+	struct display_cfg c = {.kind = DISPLAY_NONE, .vga = v};
+	char err[256], path[] = "/tmp/minivmm-shot-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	struct display *d = display_new(&c, err, sizeof(err));
+	cr_assert_not_null(d);
+	cr_assert_eq(display_screendump(d, path, false, err, sizeof(err)), 0);
+	uint32_t green = 0x00ff00;
+	memcpy(vga_vram(v) + (9 * 320 + 3) * 4, &green, 4);
+	for (int full = 0; full < 2; full++) {
+		int rc =
+		    full ? display_screendump_full(d, path, err, sizeof(err))
+			 : display_screendump(d, path, false, err, sizeof(err));
+		cr_assert_eq(rc, 0, "%s", err);
+		png_image img = {.version = PNG_IMAGE_VERSION};
+		cr_assert(png_image_begin_read_from_file(&img, path));
+		img.format = PNG_FORMAT_RGB;
+		uint8_t *buf = malloc(PNG_IMAGE_SIZE(img));
+		cr_assert(png_image_finish_read(&img, NULL, buf, 0, NULL));
+		const uint8_t *p = buf + (9 * 320 + 3) * 3;
+		cr_assert_eq(p[1], full ? 0xff : 0, "full %d", full);
+		free(buf);
+	}
+	cr_assert_eq(
+	    display_screendump_full(d, "/nonexistent/x.png", err, sizeof(err)),
+	    -1);
+	unlink(path);
+	display_free(d);
+	vga_free(v);
+}
+
 #ifdef CONFIG_SDL
 static unsigned got_usage, got_keys;
 static bool got_release;
@@ -138,7 +175,7 @@ Test(display, sdl_window_scales_and_takes_keys)
 	cr_assert_eq(ww, 640); /* 320x200 shown twice the size */
 	cr_assert_eq(wh, 400);
 	push_key(SDL_SCANCODE_B, false);
-	struct sdl_input in = {key, NULL, NULL};
+	struct sdl_input in = {.key = key};
 	sdl_window_poll(w, &in);
 	cr_assert_eq(got_keys, 1);
 	cr_assert_eq(got_usage, SDL_SCANCODE_B);
@@ -173,5 +210,76 @@ Test(display, sdl_keys_reach_the_keyboard)
 	vga_free(v);
 	i8042_free(kbd);
 	dm_destroy(&dm);
+}
+static int mouse_calls;
+static int mouse_dx, mouse_dy, mouse_dz;
+static unsigned mouse_buttons;
+
+static void mouse(void *o, int dx, int dy, int dz, unsigned buttons)
+{
+	(void)o;
+	mouse_calls++;
+	mouse_dx += dx;
+	mouse_dy += dy;
+	mouse_dz += dz;
+	mouse_buttons = buttons;
+}
+
+static void push_mouse(Uint32 type, int a, int b, uint8_t button)
+{
+	SDL_Event e = {0};
+	e.type = type;
+	if (type == SDL_MOUSEMOTION) {
+		e.motion.xrel = a;
+		e.motion.yrel = b;
+	} else if (type == SDL_MOUSEWHEEL) {
+		e.wheel.y = a;
+	} else {
+		e.button.button = button;
+	}
+	cr_assert_eq(SDL_PushEvent(&e), 1, "%s", SDL_GetError());
+}
+
+/* A click grabs (and is not passed on); then motion, buttons and the
+ * wheel go to mouse(); Ctrl+Alt lets go. */
+Test(display, sdl_mouse_grab_motion_buttons_wheel)
+{
+	setenv("SDL_VIDEODRIVER", "dummy", 1);
+	char err[256];
+	struct sdl_window *w = sdl_window_new("test", err, sizeof(err));
+	cr_assert_not_null(w, "%s", err);
+	struct sdl_input in = {.key = key, .mouse = mouse};
+	push_mouse(SDL_MOUSEMOTION, 5, 5, 0); /* not grabbed: ignored */
+	push_mouse(SDL_MOUSEBUTTONDOWN, 0, 0, SDL_BUTTON_LEFT);
+	push_mouse(SDL_MOUSEBUTTONUP, 0, 0, SDL_BUTTON_LEFT);
+	sdl_window_poll(w, &in);
+	cr_assert_eq(mouse_calls, 0);
+	cr_assert(sdl_window_grabbed(w));
+	push_mouse(SDL_MOUSEMOTION, 7, -3, 0);
+	push_mouse(SDL_MOUSEBUTTONDOWN, 0, 0, SDL_BUTTON_RIGHT);
+	push_mouse(SDL_MOUSEWHEEL, 1, 0, 0); /* away from the user */
+	sdl_window_poll(w, &in);
+	cr_assert_eq(mouse_calls, 3);
+	cr_assert_eq(mouse_dx, 7);
+	cr_assert_eq(mouse_dy, -3);
+	cr_assert_eq(mouse_dz, -1);
+	cr_assert_eq(mouse_buttons, 2);
+	push_mouse(SDL_MOUSEBUTTONUP, 0, 0, SDL_BUTTON_RIGHT);
+	push_mouse(SDL_MOUSEBUTTONUP, 0, 0, 99); /* garbage: ignored */
+	sdl_window_poll(w, &in);
+	cr_assert_eq(mouse_calls, 4);
+	cr_assert_eq(mouse_buttons, 0);
+	SDL_Event e = {0};
+	e.type = SDL_KEYDOWN;
+	e.key.keysym.scancode = SDL_SCANCODE_LALT;
+	e.key.keysym.mod = KMOD_LCTRL | KMOD_LALT;
+	cr_assert_eq(SDL_PushEvent(&e), 1);
+	push_mouse(SDL_MOUSEMOTION, 1, 1, 0);
+	unsigned keys = got_keys;
+	sdl_window_poll(w, &in);
+	cr_assert_not(sdl_window_grabbed(w));
+	cr_assert_eq(got_keys, keys); /* the release combination is eaten */
+	cr_assert_eq(mouse_calls, 4);
+	sdl_window_free(w);
 }
 #endif

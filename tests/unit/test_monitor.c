@@ -44,6 +44,7 @@ struct fake {
 	char sd_file[64];
 	char out[16384];
 	size_t outlen;
+	int mice, m_dx, m_dy, m_dz, m_buttons;
 };
 
 static bool f_drive(void *o, int i, struct mon_drive *d)
@@ -174,6 +175,29 @@ static int f_vga_info(void *o, char *buf, size_t len)
 	return 0;
 }
 
+static int f_mouse(void *o, int dx, int dy, int dz, int buttons, char *err,
+		   size_t len)
+{
+	struct fake *f = o;
+	(void)err, (void)len;
+	f->mice++;
+	f->m_dx = dx;
+	f->m_dy = dy;
+	f->m_dz = dz;
+	f->m_buttons = buttons;
+	return 0;
+}
+
+static int f_screendump_full(void *o, const char *file, char *err, size_t len)
+{
+	struct fake *f = o;
+	(void)err, (void)len;
+	f->screendumps++;
+	f->sd_text = false;
+	snprintf(f->sd_file, sizeof(f->sd_file), "full:%s", file);
+	return 0;
+}
+
 static void f_write(void *o, const char *s, size_t n)
 {
 	struct fake *f = o;
@@ -195,10 +219,12 @@ static void fake_setup(void)
 	fk.d[0] = (struct fake_drive){true, false, false, -1, -1, "disk.img"};
 	fk.d[2] = (struct fake_drive){true, true, true, 0, 0, "a.iso"};
 	fk.d[3] = (struct fake_drive){true, true, true, 1, 1, ""};
-	fops = (struct mon_ops){
-	    &fk,	f_drive,      f_eject,	     f_change,	f_paused,
-	    f_stop,	f_cont,	      f_registers,   f_reset,	f_quit,
-	    f_pmemsave, f_screendump, f_text_screen, f_vga_info};
+	fops = (struct mon_ops){&fk,	       f_drive,	    f_eject,
+				f_change,      f_paused,    f_stop,
+				f_cont,	       f_registers, f_reset,
+				f_quit,	       f_pmemsave,  f_screendump,
+				f_text_screen, f_vga_info,  f_screendump_full,
+				f_mouse};
 	fout = (struct mon_out){f_write, &fk};
 }
 
@@ -825,6 +851,13 @@ Test(monitor, screendump_and_info_vga)
 	cr_assert_str_eq(run("screendump /bad"), "cannot open '/bad'\n");
 	cr_assert(strstr(run("screendump"), "usage: screendump"));
 	cr_assert(strstr(run("screendump a b c"), "usage: screendump"));
+	int n = fk.screendumps;
+	cr_assert_str_eq(run("screendump -f all.png"), "");
+	cr_assert_eq(fk.screendumps, n + 1);
+	cr_assert_str_eq(fk.sd_file, "full:all.png");
+	cr_assert(strstr(run("screendump -f"), "usage: screendump"));
+	cr_assert(strstr(run("screendump -f a b"), "usage: screendump"));
+	cr_assert_eq(fk.screendumps, n + 1);
 	cr_assert_str_eq(run("info vga"), "VGA: text 80x25\n");
 	/* A machine without a VGA. */
 	fops.screendump = NULL;
@@ -833,4 +866,32 @@ Test(monitor, screendump_and_info_vga)
 	cr_assert(strstr(run("screendump a.png"), "no VGA"));
 	cr_assert(strstr(run("screendump -t"), "no VGA"));
 	cr_assert(strstr(run("info vga"), "no VGA"));
+}
+
+Test(monitor, mouse_move_and_button)
+{
+	cr_assert_str_eq(run("mouse_move 10 -5"), "");
+	cr_assert_eq(fk.mice, 1);
+	cr_assert_eq(fk.m_dx, 10);
+	cr_assert_eq(fk.m_dy, -5);
+	cr_assert_eq(fk.m_dz, 0);
+	cr_assert_eq(fk.m_buttons, -1); /* buttons as they were */
+	cr_assert_str_eq(run("mouse_move 0 0 -2"), "");
+	cr_assert_eq(fk.m_dz, -2);
+	cr_assert_str_eq(run("mouse_button 5"), "");
+	cr_assert_eq(fk.m_buttons, 5);
+	cr_assert_eq(fk.m_dx, 0);
+	cr_assert_eq(fk.mice, 3);
+	/* Garbage: refused with a message, nothing sent. */
+	cr_assert(strstr(run("mouse_move 1"), "usage: mouse_move"));
+	cr_assert(strstr(run("mouse_move 1 2 3 4"), "usage: mouse_move"));
+	cr_assert_str_eq(run("mouse_move 1x 2"), "invalid number: '1x'\n");
+	cr_assert_str_eq(run("mouse_move 1 99999"),
+			 "invalid number: '99999'\n");
+	cr_assert(strstr(run("mouse_button 8"), "invalid button state"));
+	cr_assert(strstr(run("mouse_button -1"), "invalid button state"));
+	cr_assert(strstr(run("mouse_button"), "usage: mouse_button"));
+	cr_assert_eq(fk.mice, 3);
+	fops.mouse = NULL;
+	cr_assert_str_eq(run("mouse_move 1 1"), "no mouse\n");
 }

@@ -51,6 +51,13 @@ static void on_key(void *opaque, unsigned usage, bool release)
 		i8042_key(d->cfg.kbd, b, n);
 }
 
+static void on_mouse(void *opaque, int dx, int dy, int dz, unsigned buttons)
+{
+	struct display *d = opaque;
+	if (d->cfg.kbd)
+		i8042_mouse(d->cfg.kbd, dx, dy, dz, buttons);
+}
+
 static void on_quit(void *opaque)
 {
 	struct display *d = opaque;
@@ -64,7 +71,7 @@ static void tick(evutil_socket_t fd, short what, void *opaque)
 	(void)fd, (void)what;
 	dm_lock(d->cfg.dm);
 	if (d->win) {
-		struct sdl_input in = {on_key, on_quit, d};
+		struct sdl_input in = {on_key, on_quit, d, on_mouse};
 		sdl_window_poll(d->win, &in);
 	}
 	bool changed = display_refresh(d, false);
@@ -136,6 +143,14 @@ int display_screendump(struct display *d, const char *file, bool text,
 	/* Incremental, as the window's refresh: a dump shows what a window
 	 * would, dirty tracking included. */
 	display_refresh(d, false);
+	const struct vga_frame *f = vga_frame(d->cfg.vga);
+	return png_write_xrgb(file, f->pix, f->w, f->h, err, len);
+}
+
+int display_screendump_full(struct display *d, const char *file, char *err,
+			    size_t len)
+{
+	display_refresh(d, true);
 	const struct vga_frame *f = vga_frame(d->cfg.vga);
 	return png_write_xrgb(file, f->pix, f->w, f->h, err, len);
 }

@@ -44,6 +44,11 @@ bool display_refresh(struct display *d, bool full);
  * screen as lines. 0, or -1 with one line in err. */
 int display_screendump(struct display *d, const char *file, bool text,
 		       char *err, size_t len);
+/* Lock held: the same as a PNG, every row redrawn from VRAM whatever the
+ * dirty tracking says (to tell a missed dirty page from a guest that did
+ * not draw). */
+int display_screendump_full(struct display *d, const char *file, char *err,
+			    size_t len);
 /* Lock held: refreshes so far and how many of them changed the frame;
  * whether a window shows it. */
 void display_counts(const struct display *d, uint64_t *refreshes,

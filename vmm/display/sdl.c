@@ -18,7 +18,9 @@ struct sdl_window {
 	SDL_Window *win;
 	SDL_Renderer *ren;
 	SDL_Texture *tex;
-	unsigned w, h; /* texture size */
+	unsigned w, h;	  /* texture size */
+	bool grabbed;	  /* the mouse goes to the guest */
+	unsigned buttons; /* held, as sdl_input's mouse() reports them */
 };
 
 struct sdl_window *sdl_window_new(const char *title, char *err, size_t len)
@@ -95,11 +97,70 @@ void sdl_window_show(struct sdl_window *w, const struct vga_frame *f)
 	SDL_RenderPresent(w->ren);
 }
 
+/* An SDL button number as bit 0 left, 1 right, 2 middle (0: others). */
+static unsigned button_bit(uint8_t b)
+{
+	return b == SDL_BUTTON_LEFT	? 1u
+	       : b == SDL_BUTTON_RIGHT	? 2u
+	       : b == SDL_BUTTON_MIDDLE ? 4u
+					: 0u;
+}
+
+static void set_grab(struct sdl_window *w, bool on)
+{
+	if (w->grabbed == on)
+		return;
+	w->buttons = 0;
+	/* Under the dummy driver relative mode may be refused: the grab
+	 * is then only this flag, and motion is still relative. */
+	SDL_SetRelativeMouseMode(on ? SDL_TRUE : SDL_FALSE);
+	w->grabbed = on;
+}
+
+static void poll_mouse(struct sdl_window *w, const SDL_Event *e,
+		       const struct sdl_input *in)
+{
+	if (!in->mouse)
+		return;
+	switch (e->type) {
+	case SDL_MOUSEBUTTONDOWN:
+		if (!w->grabbed) {
+			set_grab(w, true); /* the click only grabs */
+			return;
+		}
+		w->buttons |= button_bit(e->button.button);
+		in->mouse(in->opaque, 0, 0, 0, w->buttons);
+		break;
+	case SDL_MOUSEBUTTONUP:
+		if (!w->grabbed || !(w->buttons & button_bit(e->button.button)))
+			return; /* the grabbing click's release, or unknown */
+		w->buttons &= ~button_bit(e->button.button);
+		in->mouse(in->opaque, 0, 0, 0, w->buttons);
+		break;
+	case SDL_MOUSEMOTION:
+		if (w->grabbed)
+			in->mouse(in->opaque, e->motion.xrel, e->motion.yrel, 0,
+				  w->buttons);
+		break;
+	case SDL_MOUSEWHEEL: {
+		int y = e->wheel.y;
+		if (e->wheel.direction == SDL_MOUSEWHEEL_FLIPPED)
+			y = -y;
+		if (w->grabbed)
+			in->mouse(in->opaque, 0, 0, -y, w->buttons);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
 void sdl_window_poll(struct sdl_window *w, const struct sdl_input *in)
 {
-	(void)w;
 	SDL_Event e;
-	while (SDL_PollEvent(&e)) {
+	/* Bounded: events that arrive while these are handled wait for the
+	 * next poll. */
+	for (int i = 0; i < 1024 && SDL_PollEvent(&e); i++) {
 		switch (e.type) {
 		case SDL_QUIT:
 			if (in->quit)
@@ -107,14 +168,31 @@ void sdl_window_poll(struct sdl_window *w, const struct sdl_input *in)
 			break;
 		case SDL_KEYDOWN:
 		case SDL_KEYUP:
+			if (e.type == SDL_KEYDOWN && w->grabbed &&
+			    (e.key.keysym.mod & KMOD_CTRL) &&
+			    (e.key.keysym.mod & KMOD_ALT)) {
+				set_grab(w, false);
+				break;
+			}
 			if (in->key)
 				in->key(in->opaque, e.key.keysym.scancode,
 					e.type == SDL_KEYUP);
+			break;
+		case SDL_MOUSEBUTTONDOWN:
+		case SDL_MOUSEBUTTONUP:
+		case SDL_MOUSEMOTION:
+		case SDL_MOUSEWHEEL:
+			poll_mouse(w, &e, in);
 			break;
 		default:
 			break;
 		}
 	}
+}
+
+bool sdl_window_grabbed(const struct sdl_window *w)
+{
+	return w->grabbed;
 }
 
 void sdl_window_size(struct sdl_window *w, int *ww, int *wh)
@@ -150,6 +228,12 @@ void sdl_window_size(struct sdl_window *w, int *ww, int *wh)
 {
 	(void)w;
 	*ww = *wh = 0;
+}
+
+bool sdl_window_grabbed(const struct sdl_window *w)
+{
+	(void)w;
+	return false;
 }
 
 #endif
