@@ -83,6 +83,28 @@ ip addr add $2 dev eth0
 EOF
 }
 
+# guest_disk_init TAG DEV: the start of a disk test's /init on stdout:
+# busybox's applets, /proc, /sys, /dev, the modules of load.list (a
+# failure prints "TAG FAIL insmod ..."), then up to 20 s for /dev/DEV.
+# The caller appends the rest.
+guest_disk_init() {
+	cat <<EOF
+#!/bin/sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in \$(cat /lib/modules/load.list); do
+	insmod /lib/modules/\$m || echo "$1 FAIL insmod \$m"
+done
+i=0
+while [ ! -b /dev/$2 ] && [ \$i -lt 100 ]; do
+	sleep 0.2
+	i=\$((i + 1))
+done
+EOF
+}
+
 # guest_bootsector SRC OUT: a 512-byte boot sector (linked at 0x7c00) from
 # the 16-bit assembly SRC, with binutils; an error and status 1 otherwise.
 guest_bootsector() {

@@ -143,20 +143,8 @@ if [ "$with_linux" = 1 ]; then
 		esac
 		root=$work/root-$kind
 		guest_root "$root" $kmods
-		cat >"$root/init" <<EOF
-#!/bin/sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-for m in \$(cat /lib/modules/load.list); do
-	insmod /lib/modules/\$m || echo "LX FAIL insmod \$m"
-done
-i=0
-while [ ! -b /dev/$dev ] && [ \$i -lt 100 ]; do
-	sleep 0.2
-	i=\$((i + 1))
-done
+		guest_disk_init LX $dev >"$root/init"
+		cat >>"$root/init" <<EOF
 dmesg -c >/dev/null
 head -c 4096 /dev/urandom >/tmp/pat
 dd if=/tmp/pat of=/dev/$dev bs=4096 seek=256 count=1 oflag=direct \\

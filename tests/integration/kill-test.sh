@@ -215,20 +215,8 @@ if [ "$with_linux" = 1 ]; then
 		esac
 		root=$work/root-$disk
 		guest_root "$root" $kmods
-		cat >"$root/init" <<EOF
-#!/bin/sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-for m in \$(cat /lib/modules/load.list); do
-	insmod /lib/modules/\$m || echo "KT FAIL insmod \$m"
-done
-i=0
-while [ ! -b /dev/$dev ] && [ \$i -lt 100 ]; do
-	sleep 0.2
-	i=\$((i + 1))
-done
+		guest_disk_init KT $dev >"$root/init"
+		cat >>"$root/init" <<EOF
 n=0
 while [ \$n -lt 2000 ]; do
 	l=\$(printf 'KILLTEST%07d' \$n)
